@@ -1,0 +1,1 @@
+"""Test support shared by the suite (importable so helpers and benchmarks can use it too)."""
