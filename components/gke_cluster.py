@@ -1,0 +1,250 @@
+"""GkeCluster: a private, VPC-native GKE Standard cluster with Dataplane V2, and its Kubernetes provider.
+
+Children: a VPC and subnet (pod/service secondary ranges), a Cloud Router + NAT (private nodes
+still pull images and model weights), a least-privilege node ServiceAccount, the cluster with its
+default pool removed, and one system node pool for controllers. It exposes the kubeconfig (secret)
+and a `pulumi_kubernetes.Provider` that every substrate-agnostic component receives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from llmplatform import naming
+
+TYPE = "llmplatform:gke_cluster:GkeCluster"
+
+DATAPATH_PROVIDER = "ADVANCED_DATAPATH"
+"""Dataplane V2 (eBPF/Cilium): enforces NetworkPolicy natively, which SR1 depends on."""
+
+NODE_SA_ROLES = (
+    "roles/logging.logWriter",
+    "roles/monitoring.metricWriter",
+    "roles/monitoring.viewer",
+    "roles/stackdriver.resourceMetadata.writer",
+    "roles/artifactregistry.reader",
+)
+"""The minimum GKE nodes need (Google's hardening guide), instead of the default compute SA's Editor."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GkeClusterArgs:
+    """Shape inputs are plain values: they decide which resources exist."""
+
+    stack: str
+    """Stack name; physical names are `llmp-<stack>...` (see llmplatform/naming.py)."""
+    project: str
+    region: str
+    """Regional cluster: the control plane is replicated across the region's zones."""
+    node_zones: tuple[str, ...]
+    """Zones for node pools (GPU availability differs per zone)."""
+    release_channel: str = "REGULAR"
+    private_nodes: bool = True
+    """True: nodes have no public IP; egress goes through the NAT this component creates."""
+    master_ipv4_cidr: str = "172.16.0.32/28"
+    node_cidr: str = "10.10.0.0/20"
+    pods_cidr: str = "10.20.0.0/14"
+    services_cidr: str = "10.24.0.0/20"
+    master_authorized_cidrs: tuple[str, ...] = ()
+    system_machine_type: str = "e2-standard-4"
+    system_nodes_per_zone: int = 1
+    deletion_protection: bool = True
+    """True: Pulumi `protect` plus GKE deletion protection; a change that would replace the cluster fails."""
+
+
+class GkeCluster(pulumi.ComponentResource):
+    """A GKE cluster for the platform. `kubernetes_provider` is what downstream components use."""
+
+    kubeconfig: pulumi.Output[str]
+    """Secret. Uses `gke-gcloud-auth-plugin`, so it carries no long-lived credential itself."""
+    kubernetes_provider: k8s.Provider
+    cluster: gcp.container.Cluster
+    """Escape hatch: the raw cluster resource."""
+    node_service_account_email: pulumi.Output[str]
+    network_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        network = gcp.compute.Network(
+            f"{name}-network",
+            name=naming.gcp_network(args.stack, "vpc"),
+            project=args.project,
+            auto_create_subnetworks=False,
+            routing_mode="REGIONAL",
+            opts=child,
+        )
+        subnet = gcp.compute.Subnetwork(
+            f"{name}-subnet",
+            name=naming.gcp_network(args.stack, "nodes"),
+            project=args.project,
+            region=args.region,
+            network=network.id,
+            ip_cidr_range=args.node_cidr,
+            private_ip_google_access=True,
+            secondary_ip_ranges=[
+                {"range_name": "pods", "ip_cidr_range": args.pods_cidr},
+                {"range_name": "services", "ip_cidr_range": args.services_cidr},
+            ],
+            log_config={"aggregation_interval": "INTERVAL_5_MIN", "flow_sampling": 0.5, "metadata": "INCLUDE_ALL_METADATA"},
+            opts=child,
+        )
+        router = gcp.compute.Router(
+            f"{name}-router",
+            name=naming.gcp_network(args.stack, "router"),
+            project=args.project,
+            region=args.region,
+            network=network.id,
+            opts=child,
+        )
+        gcp.compute.RouterNat(
+            f"{name}-nat",
+            name=naming.gcp_network(args.stack, "nat"),
+            project=args.project,
+            region=args.region,
+            router=router.name,
+            nat_ip_allocate_option="AUTO_ONLY",
+            source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+            log_config={"enable": True, "filter": "ERRORS_ONLY"},
+            opts=child,
+        )
+
+        node_sa = gcp.serviceaccount.Account(
+            f"{name}-nodes-sa",
+            account_id=naming.gcp_service_account_id(args.stack, "nodes"),
+            project=args.project,
+            display_name=f"GKE nodes of llm-platform {args.stack}",
+            opts=child,
+        )
+        for role in NODE_SA_ROLES:
+            gcp.projects.IAMMember(
+                f"{name}-nodes-sa-{role.removeprefix('roles/').replace('.', '-')}",
+                project=args.project,
+                role=role,
+                member=pulumi.Output.concat("serviceAccount:", node_sa.email),
+                opts=child,
+            )
+
+        authorized = (
+            {"cidr_blocks": [{"cidr_block": c, "display_name": f"authorized-{i}"}
+                             for i, c in enumerate(args.master_authorized_cidrs)]}
+            if args.master_authorized_cidrs else None
+        )
+        # Dataplane V2 can only be chosen when a cluster is created: GKE cannot switch the datapath of
+        # a running cluster, so the provider marks `datapathProvider` ForceNew and a change would
+        # REPLACE the cluster (every workload, every PVC-bound budget row). `protect` turns that
+        # silent replacement into a failed preview, and GKE's own deletion_protection refuses the
+        # delete half of a replace even if someone un-protects in state. The CrossGuard pack checks
+        # the value on every preview, so a PR that changes it is stopped before it reaches `up`.
+        self.cluster = gcp.container.Cluster(
+            f"{name}-cluster",
+            name=naming.gke_cluster(args.stack),
+            project=args.project,
+            location=args.region,
+            network=network.id,
+            subnetwork=subnet.id,
+            networking_mode="VPC_NATIVE",
+            datapath_provider=DATAPATH_PROVIDER,
+            # The default pool cannot be configured as we need; it is created then removed.
+            remove_default_node_pool=True,
+            initial_node_count=1,
+            ip_allocation_policy={"cluster_secondary_range_name": "pods", "services_secondary_range_name": "services"},
+            private_cluster_config={
+                "enable_private_nodes": args.private_nodes,
+                "enable_private_endpoint": False,
+                "master_ipv4_cidr_block": args.master_ipv4_cidr if args.private_nodes else None,
+            },
+            master_authorized_networks_config=authorized,
+            release_channel={"channel": args.release_channel},
+            workload_identity_config={"workload_pool": f"{args.project}.svc.id.goog"},
+            gateway_api_config={"channel": "CHANNEL_STANDARD"},
+            addons_config={
+                "http_load_balancing": {"disabled": False},
+                "gcs_fuse_csi_driver_config": {"enabled": True},
+            },
+            logging_config={"enable_components": ["SYSTEM_COMPONENTS", "WORKLOADS"]},
+            monitoring_config={
+                "enable_components": ["SYSTEM_COMPONENTS"],
+                "managed_prometheus": {"enabled": True},
+            },
+            enable_shielded_nodes=True,
+            deletion_protection=args.deletion_protection,
+            resource_labels={"llm-platform": args.stack},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.deletion_protection, depends_on=[subnet]),
+        )
+
+        self.system_pool = gcp.container.NodePool(
+            f"{name}-system-pool",
+            name=naming.gke_node_pool(args.stack, "system"),
+            project=args.project,
+            location=args.region,
+            cluster=self.cluster.name,
+            node_locations=list(args.node_zones),
+            node_count=args.system_nodes_per_zone,
+            management={"auto_repair": True, "auto_upgrade": True},
+            node_config={
+                "machine_type": args.system_machine_type,
+                "disk_size_gb": 100,
+                "disk_type": "pd-balanced",
+                "service_account": node_sa.email,
+                "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
+                "workload_metadata_config": {"mode": "GKE_METADATA"},
+                "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
+                "labels": {"llmplatform.io/pool": "system"},
+            },
+            opts=child,
+        )
+
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(self.cluster.name, self.cluster.endpoint, self.cluster.master_auth).apply(
+                lambda parts: render_kubeconfig(parts[0], parts[1], parts[2]["cluster_ca_certificate"])
+            )
+        )
+        self.kubernetes_provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            # Objects are created only after the system pool exists, so controllers have somewhere to run.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_pool]),
+        )
+        self.node_service_account_email = node_sa.email
+        self.network_id = network.id
+        self.register_outputs(
+            {
+                "clusterName": self.cluster.name,
+                "endpoint": self.cluster.endpoint,
+                "kubeconfig": self.kubeconfig,
+                "nodeServiceAccount": node_sa.email,
+            }
+        )
+
+
+def render_kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str:
+    """A kubeconfig that authenticates with `gke-gcloud-auth-plugin` (short-lived tokens, no stored key)."""
+    return f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {cluster_name}
+  cluster:
+    server: https://{endpoint}
+    certificate-authority-data: {ca_certificate}
+contexts:
+- name: {cluster_name}
+  context:
+    cluster: {cluster_name}
+    user: {cluster_name}
+current-context: {cluster_name}
+users:
+- name: {cluster_name}
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: gke-gcloud-auth-plugin
+      installHint: Install gke-gcloud-auth-plugin (gcloud components install gke-gcloud-auth-plugin)
+      provideClusterInfo: true
+"""

@@ -1,0 +1,114 @@
+"""GpuPool: an autoscaled GKE node pool of one GPU model, tainted so only GPU workloads land on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import pulumi
+import pulumi_gcp as gcp
+
+from llmplatform import naming
+
+TYPE = "llmplatform:gpu_pool:GpuPool"
+
+GPU_TAINT_KEY = "nvidia.com/gpu"
+POOL_LABEL = "llmplatform.io/pool"
+
+
+class Sharing(StrEnum):
+    NONE = "none"
+    TIME_SHARING = "time-sharing"
+    MIG = "mig"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuPoolArgs:
+    stack: str
+    role: str = "gpu"
+    """Suffix of the physical pool name (`llmp-<stack>-<role>`); a second pool needs another role."""
+    project: str
+    location: pulumi.Input[str]
+    """The cluster's location (region for a regional cluster)."""
+    cluster_name: pulumi.Input[str]
+    node_zones: tuple[str, ...]
+    accelerator: str
+    machine_type: str
+    gpus_per_node: int = 1
+    min_nodes: int = 0
+    """Per zone. 0: the pool scales to zero when idle (the first request waits ~5-10 min for a node)."""
+    max_nodes: int = 1
+    """Per zone."""
+    spot: bool = False
+    sharing: Sharing = Sharing.NONE
+    max_shared_clients_per_gpu: int | None = None
+    mig_partition_size: str | None = None
+    disk_size_gb: int = 200
+    service_account_email: pulumi.Input[str]
+    extra_labels: dict[str, str] | None = None
+    extra_taints: tuple[tuple[str, str], ...] = ()
+    """(key, value) NoSchedule taints, e.g. a tenant dedication on the untrusted tier."""
+
+
+class GpuPool(pulumi.ComponentResource):
+    """GPU nodes with GKE-managed drivers; `node_pool` is the escape hatch."""
+
+    node_pool: gcp.container.NodePool
+    node_labels: dict[str, str]
+    """Labels every node of the pool carries (plus GKE's `cloud.google.com/gke-accelerator`)."""
+
+    def __init__(self, name: str, args: GpuPoolArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE, name, None, opts)
+        accelerator: dict = {
+            "type": args.accelerator,
+            "count": args.gpus_per_node,
+            # GKE installs and upgrades the driver matching the node image; no driver DaemonSet to keep.
+            "gpu_driver_installation_config": {"gpu_driver_version": "LATEST"},
+        }
+        if args.sharing == Sharing.TIME_SHARING:
+            accelerator["gpu_sharing_config"] = {
+                "gpu_sharing_strategy": "TIME_SHARING",
+                "max_shared_clients_per_gpu": args.max_shared_clients_per_gpu,
+            }
+        if args.sharing == Sharing.MIG:
+            accelerator["gpu_partition_size"] = args.mig_partition_size
+
+        self.node_labels = {POOL_LABEL: args.role, **(args.extra_labels or {})}
+        taints = [{"key": GPU_TAINT_KEY, "value": "present", "effect": "NO_SCHEDULE"}]
+        taints += [{"key": k, "value": v, "effect": "NO_SCHEDULE"} for k, v in args.extra_taints]
+
+        self.node_pool = gcp.container.NodePool(
+            f"{name}-node-pool",
+            name=naming.gke_node_pool(args.stack, args.role),
+            project=args.project,
+            location=args.location,
+            cluster=args.cluster_name,
+            node_locations=list(args.node_zones),
+            initial_node_count=args.min_nodes,
+            autoscaling={
+                "min_node_count": args.min_nodes,
+                "max_node_count": args.max_nodes,
+                # Spot and GPU capacity is scarce per zone: take it wherever it is.
+                "location_policy": "ANY" if args.spot else "BALANCED",
+            },
+            management={"auto_repair": True, "auto_upgrade": True},
+            # Surge one node at a time so an upgrade never drains every replica of a model at once.
+            upgrade_settings={"max_surge": 1, "max_unavailable": 0, "strategy": "SURGE"},
+            node_config={
+                "machine_type": args.machine_type,
+                "spot": args.spot,
+                "guest_accelerators": [accelerator],
+                "disk_size_gb": args.disk_size_gb,
+                "disk_type": "pd-ssd",
+                "image_type": "COS_CONTAINERD",
+                "service_account": args.service_account_email,
+                "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
+                "workload_metadata_config": {"mode": "GKE_METADATA"},
+                "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
+                "gvnic": {"enabled": True},
+                "labels": self.node_labels,
+                "taints": taints,
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"nodePoolName": self.node_pool.name})

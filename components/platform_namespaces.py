@@ -1,0 +1,67 @@
+"""PlatformNamespaces: the namespaces every other component lands in, with the labels policies select on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from llmplatform import labels, naming
+
+TYPE = "llmplatform:platform_namespaces:PlatformNamespaces"
+
+# Pod Security Standards: serving and gateways run restricted; operators keep their charts' defaults.
+_PSS = "pod-security.kubernetes.io/enforce"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformNamespacesArgs:
+    trust_tier: str
+    """Recorded on every namespace (`llmplatform.io/trust-tier`) so reports and policies can read it."""
+    tenant_namespaces: tuple[str, ...] = ()
+    """Tenant names that get their own `tenant-<name>` namespace (the untrusted tier)."""
+
+
+class PlatformNamespaces(pulumi.ComponentResource):
+    """`serving`, `gateway`, `tenant_gateway`, the operators' namespaces, and optional tenant namespaces."""
+
+    serving: k8s.core.v1.Namespace
+    gateway: k8s.core.v1.Namespace
+    tenant_gateway: k8s.core.v1.Namespace
+    platform: dict[str, k8s.core.v1.Namespace]
+    """Operator namespaces by name (kueue-system, keda, monitoring, cnpg-system, kyverno)."""
+    tenants: dict[str, k8s.core.v1.Namespace]
+
+    def __init__(self, name: str, args: PlatformNamespacesArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE, name, None, opts)
+
+        def namespace(role: str, ns_name: str, tier: str, pss: str) -> k8s.core.v1.Namespace:
+            return k8s.core.v1.Namespace(
+                f"{name}-{role}",
+                metadata={
+                    "name": naming.k8s(ns_name),
+                    "labels": {
+                        labels.NAMESPACE_TIER: tier,
+                        labels.TRUST_TIER: args.trust_tier,
+                        labels.PART_OF: "llm-platform",
+                        _PSS: pss,
+                    },
+                },
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        self.serving = namespace("serving", naming.NS_SERVING, labels.NS_TIER_SERVING, "restricted")
+        self.gateway = namespace("gateway", naming.NS_GATEWAY, labels.NS_TIER_GATEWAY, "restricted")
+        self.tenant_gateway = namespace(
+            "tenant-gateway", naming.NS_TENANT_GATEWAY, labels.NS_TIER_TENANT_GATEWAY, "restricted"
+        )
+        self.platform = {
+            ns: namespace(ns, ns, labels.NS_TIER_PLATFORM, "privileged" if ns == naming.NS_MONITORING else "baseline")
+            for ns in (naming.NS_KUEUE, naming.NS_KEDA, naming.NS_MONITORING, naming.NS_CNPG, naming.NS_KYVERNO)
+        }
+        self.tenants = {
+            t: namespace(f"tenant-{t}", naming.tenant_namespace(t), labels.NS_TIER_TENANT, "restricted")
+            for t in args.tenant_namespaces
+        }
+        self.register_outputs({})

@@ -1,0 +1,73 @@
+"""`llmp`: the offline plan (and, later, proofs) of the llm-platform Pulumi program."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from llmplatform.config.errors import ConfigError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+err_console = Console(stderr=True)
+
+
+@app.callback()
+def _root() -> None:
+    """Offline plan and proofs for the llm-platform Pulumi program."""
+
+
+def find_project_dir(start: Path) -> Path:
+    for candidate in (start, *start.parents):
+        if (candidate / "Pulumi.yaml").exists():
+            return candidate
+    raise typer.BadParameter(f"no Pulumi.yaml in {start} or its parents; run llmp inside the project")
+
+
+@app.command()
+def plan(
+    stack: str = typer.Argument(..., help="Stack name: reads Pulumi.<stack>.yaml."),
+    project_dir: Path = typer.Option(Path.cwd(), "--project-dir", "-C", help="Folder with Pulumi.yaml."),
+    out: Path | None = typer.Option(None, help="Output folder (default: <project>/build/<stack>)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary line."),
+) -> None:
+    """Run the real program under the Pulumi SDK's mocks; write plan.json and manifests/.
+
+    No Pulumi CLI, provider plugin, cluster or credentials are used. This is not a preview: there is
+    no diff against state and no provider-side validation (see docs/offline-plan.md).
+    """
+    from llmplatform.plan.render import write_plan
+    from llmplatform.plan.runner import PlanError, run_program
+    from llmplatform.plan.tree import resource_tree, summary_table
+
+    root = find_project_dir(project_dir.resolve())
+    out_dir = out or root / "build" / stack
+    try:
+        run = run_program(root, stack)
+    except ConfigError as exc:
+        err_console.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(ConfigError.exit_code) from None
+    except PlanError as exc:
+        err_console.print(f"[red]offline plan failed:[/] {exc}", highlight=False)
+        raise typer.Exit(3) from None
+    paths = write_plan(run, out_dir)
+    if not quiet:
+        console.print(resource_tree(run))
+        console.print(summary_table(run))
+    n_manifests = sum(1 for _ in paths["manifests"].glob("*.yaml"))
+    console.print(
+        f"[green]planned[/] {len(run.registrations)} resources for stack [bold]{stack}[/]: "
+        f"{paths['plan'].relative_to(root) if paths['plan'].is_relative_to(root) else paths['plan']}, "
+        f"{n_manifests} manifest file(s) in {paths['manifests']}"
+    )
+
+
+def main() -> None:  # console-script entry point
+    sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,378 @@
+"""The stack config schema (pydantic v2) and its cross-field rules.
+
+Keys are snake_case in `Pulumi.<stack>.yaml` under the project namespace, e.g.
+`llm-platform:tenants`. Every model is frozen: components receive values, never mutate them.
+Docstrings say what a default does; docs/configuration.md is generated from nothing and must be
+kept in step by hand (a test compares its key list with these models).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from llmplatform.config.errors import ConfigError, Problem, problems_from_validation_error
+from llmplatform.config.hardware import ACCELERATORS, machine_gpu_count, machine_types_for
+from llmplatform.predicates.capacity import pool_gpu_capacity, quota_violations
+from llmplatform.predicates.sr3 import BudgetFacts, sr3_violations
+
+DNS_LABEL = r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$"
+"""Names that become Kubernetes object names and label values: DNS-1035 labels, at most 32 characters
+so that derived names (`<name>-epp`, `vllm-<name>`) stay within the 63-character limit."""
+HF_REVISION = r"^[0-9a-f]{40}$"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+
+class Profile(StrEnum):
+    """`dev` fails open and scales to zero; `prod` fails closed (SR3) and is highly available."""
+
+    DEV = "dev"
+    PROD = "prod"
+
+
+class TrustTier(StrEnum):
+    """Who shares the platform; it decides which controls are enforced (see docs/trust-tiers.md)."""
+
+    TRUSTED = "trusted"
+    MULTI_TEAM = "multi-team"
+    UNTRUSTED = "untrusted"
+
+    @property
+    def rank(self) -> int:
+        return [TrustTier.TRUSTED, TrustTier.MULTI_TEAM, TrustTier.UNTRUSTED].index(self)
+
+
+class ReleaseChannel(StrEnum):
+    RAPID = "RAPID"
+    REGULAR = "REGULAR"
+    STABLE = "STABLE"
+
+
+class GpuSharing(StrEnum):
+    """`none`: one container per GPU. `time-sharing`: GKE/NVIDIA time-slicing, no memory isolation.
+    `mig`: hardware partitions (A100/H100 only)."""
+
+    NONE = "none"
+    TIME_SHARING = "time-sharing"
+    MIG = "mig"
+
+
+class PrefixCacheMode(StrEnum):
+    """`shared`: one prefix cache for everyone (a tenant can time another's prompts).
+    `tenant-salted`: the gateway sets a per-tenant `cache_salt`. `off`: prefix caching disabled."""
+
+    SHARED = "shared"
+    TENANT_SALTED = "tenant-salted"
+    OFF = "off"
+
+
+class GkeSubstrate(Frozen):
+    """A GKE Standard cluster with Dataplane V2; see components/gke_cluster.py."""
+
+    kind: Literal["gke"]
+    project: Annotated[str, Field(pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")]
+    region: Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+\d$")]
+    zones: Annotated[tuple[str, ...], Field(min_length=1)]
+    """Zones for the GPU pool's nodes; pick zones that offer the accelerator."""
+    release_channel: ReleaseChannel = ReleaseChannel.REGULAR
+    private_nodes: bool = True
+    """True: nodes get no public IP; egress (image pulls, model weights) goes through Cloud NAT."""
+    master_ipv4_cidr: str = "172.16.0.32/28"
+    node_cidr: str = "10.10.0.0/20"
+    pods_cidr: str = "10.20.0.0/14"
+    services_cidr: str = "10.24.0.0/20"
+    master_authorized_cidrs: tuple[str, ...] = ()
+    """Networks that may reach the control plane; empty keeps the public endpoint open to any
+    authenticated caller (fine for CI-driven stacks, narrow it for prod)."""
+    system_machine_type: str = "e2-standard-4"
+    system_nodes_per_zone: Annotated[int, Field(ge=1, le=10)] = 1
+    deletion_protection: bool = True
+    """True: Pulumi `protect` and GKE's own deletion protection both refuse to delete or replace the
+    cluster; flip to false deliberately before tearing a stack down."""
+
+    @field_validator("zones")
+    @classmethod
+    def _zones_in_region(cls, zones: tuple[str, ...], info: Any) -> tuple[str, ...]:
+        region = info.data.get("region")
+        bad = [z for z in zones if region and not z.startswith(region + "-")]
+        if bad:
+            raise ValueError(f"zones must be in region {region!r}: {', '.join(bad)} are not")
+        return zones
+
+
+class VastSubstrate(Frozen):
+    """Rented Vast.ai VM(s) running k3s, for cheap multi-GPU validation (not for prod)."""
+
+    kind: Literal["vast"]
+    gpu_name: str = "RTX_4090"
+    """Vast's GPU name filter (`gpu_name` in offer search), e.g. RTX_4090, L40S, A100_SXM4."""
+    num_gpus: Annotated[int, Field(ge=1, le=8)] = 2
+    min_reliability: Annotated[float, Field(ge=0, le=1)] = 0.98
+    max_dph_usd: Annotated[float, Field(gt=0)] = 1.5
+    """Highest acceptable price, USD per hour for the whole machine."""
+    disk_gb: Annotated[int, Field(ge=50)] = 200
+    image: str = "ubuntu:22.04"
+    time_slicing_replicas: Annotated[int, Field(ge=1, le=8)] = 1
+    """>1: the NVIDIA device plugin advertises each GPU this many times (no memory isolation)."""
+
+
+Substrate = Annotated[GkeSubstrate | VastSubstrate, Field(discriminator="kind")]
+
+
+class GpuPool(Frozen):
+    """The autoscaled GPU node pool that model servers run on."""
+
+    accelerator: str
+    """GKE accelerator name, e.g. `nvidia-l4`; see llmplatform/config/hardware.py for the list."""
+    machine_type: str
+    gpus_per_node: Annotated[int, Field(ge=1, le=16)] = 1
+    min_nodes: Annotated[int, Field(ge=0)] = 0
+    """0: the pool scales to zero when no model replica needs a GPU (first request waits for a node)."""
+    max_nodes: Annotated[int, Field(ge=1, le=100)] = 1
+    spot: bool = False
+    """True: Spot VMs, 60-91% cheaper, preemptible with 30 s notice; fine for dev, not for prod SLOs."""
+    sharing: GpuSharing = GpuSharing.NONE
+    max_shared_clients_per_gpu: Annotated[int, Field(ge=2, le=48)] | None = None
+    """Time-sharing only: containers per physical GPU."""
+    mig_partition_size: str | None = None
+    """MIG only: the GKE `gpu_partition_size`, e.g. `1g.10gb`."""
+    disk_size_gb: Annotated[int, Field(ge=100, le=4000)] = 200
+    """Boot disk per node, GB: model weights are staged here."""
+
+    @field_validator("accelerator")
+    @classmethod
+    def _known_accelerator(cls, value: str) -> str:
+        if value not in ACCELERATORS:
+            raise ValueError(f"must be one of: {', '.join(sorted(ACCELERATORS))}")
+        return value
+
+    @property
+    def shared_clients(self) -> int:
+        return (self.max_shared_clients_per_gpu or 1) if self.sharing == GpuSharing.TIME_SHARING else 1
+
+    @property
+    def capacity(self) -> int:
+        """GPU units schedulable at max_nodes (time-sharing multiplies; MIG counts whole GPUs)."""
+        return pool_gpu_capacity(
+            max_nodes=self.max_nodes, gpus_per_node=self.gpus_per_node, shared_clients_per_gpu=self.shared_clients
+        )
+
+
+class Autoscaling(Frozen):
+    """KEDA thresholds on leading saturation signals, per model replica."""
+
+    running_ratio: Annotated[float, Field(gt=0, le=1)] = 0.75
+    """Scale out when running requests / max_num_seqs exceeds this."""
+    kv_cache_usage: Annotated[float, Field(gt=0, le=1)] = 0.8
+    """Scale out when vLLM's KV-cache usage (0-1) exceeds this."""
+    waiting_requests: Annotated[int, Field(ge=1)] = 4
+    """Scale out when this many requests queue per replica."""
+    cooldown_seconds: Annotated[int, Field(ge=30)] = 600
+    """Seconds of quiet before scaling in (and to zero where min_replicas is 0)."""
+    polling_seconds: Annotated[int, Field(ge=5)] = 15
+
+
+class ModelSpec(Frozen):
+    """One served model: a vLLM Deployment, an InferencePool and a ScaledObject."""
+
+    name: Annotated[str, Field(pattern=DNS_LABEL)]
+    hf_id: Annotated[str, Field(pattern=r"^[\w.-]+/[\w.-]+$")]
+    revision: Annotated[str, Field(pattern=HF_REVISION)]
+    """The Hugging Face commit (40 hex): weights are pinned like images are."""
+    served_name: Annotated[str, Field(min_length=1, max_length=128)]
+    """The `model` value clients send; also the route key."""
+    max_model_len: Annotated[int, Field(ge=256, le=1_048_576)] = 8192
+    max_num_seqs: Annotated[int, Field(ge=1, le=1024)] = 64
+    gpus_per_replica: Annotated[int, Field(ge=1, le=16)] = 1
+    min_replicas: Annotated[int, Field(ge=0)] = 0
+    """0: the model scales to zero; the first request after idle waits for a node and a cold start."""
+    max_replicas: Annotated[int, Field(ge=1, le=64)] = 1
+    input_cost_per_mtok_usd: Annotated[float, Field(gt=0)] = 0.10
+    """What a tenant is charged per million prompt tokens; budgets only bind with a cost."""
+    output_cost_per_mtok_usd: Annotated[float, Field(gt=0)] = 0.40
+    autoscaling: Autoscaling = Autoscaling()
+
+    @model_validator(mode="after")
+    def _replicas_ordered(self) -> ModelSpec:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"min_replicas ({self.min_replicas}) must be <= max_replicas ({self.max_replicas})")
+        return self
+
+
+class TenantSpec(Frozen):
+    """One tenant: a LiteLLM team with a budget, rate limits, allowed models and a virtual key."""
+
+    name: Annotated[str, Field(pattern=DNS_LABEL)]
+    budget_usd: Annotated[float, Field(gt=0)]
+    """Monthly budget in USD; the team's keys are refused with `budget_exceeded` once it is spent."""
+    rpm: Annotated[int, Field(gt=0)]
+    tpm: Annotated[int, Field(gt=0)]
+    allowed_models: Annotated[tuple[str, ...], Field(min_length=1)]
+    """Model `name`s (not served names) this tenant may call."""
+    gpu_quota: Annotated[int, Field(ge=0)] = 0
+    """Nominal GPUs in the tenant's Kueue quota (its own namespace on the untrusted tier)."""
+
+
+class Governance(Frozen):
+    """Controls. The trust tier and profile decide defaults; these only tighten or name exemptions."""
+
+    prefix_cache: PrefixCacheMode | None = None
+    """None: from the tier (trusted: shared; multi-team and untrusted: tenant-salted)."""
+    kyverno: bool = True
+    """True: render SR2 as a Kyverno ClusterPolicy as well as a native ValidatingAdmissionPolicy."""
+    extra_exempt_namespaces: tuple[str, ...] = ()
+    """Namespaces (beyond kube-system and the controllers') that SR2 does not manage."""
+
+
+class TenantGatewaySpec(Frozen):
+    """LiteLLM and its budget store. SR3's fail-closed settings follow the profile, not this block."""
+
+    replicas: Annotated[int, Field(ge=1, le=20)] = 1
+    redis: bool = False
+    """True: a Redis StatefulSet shares budget counters between LiteLLM replicas (required above 1)."""
+    postgres_instances: Annotated[int, Field(ge=1, le=9)] = 1
+    """CloudNativePG instances; prod needs >= 3 (one primary, two synchronous-capable replicas)."""
+    postgres_storage_gb: Annotated[int, Field(ge=1)] = 10
+    backup_bucket: str | None = None
+    """`gs://...` for CNPG base backups and WAL archive; required on prod."""
+    key_cache_ttl_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    """How long a replica trusts a cached key/budget without reading Postgres."""
+
+
+class PlatformConfig(Frozen):
+    """Everything `__main__.py` needs, validated once."""
+
+    profile: Profile
+    trust_tier: TrustTier
+    substrate: Substrate
+    gpu_pool: GpuPool
+    models: Annotated[tuple[ModelSpec, ...], Field(min_length=1)]
+    tenants: Annotated[tuple[TenantSpec, ...], Field(min_length=1)]
+    tenant_gateway: TenantGatewaySpec = TenantGatewaySpec()
+    governance: Governance = Governance()
+
+    @property
+    def fail_closed(self) -> bool:
+        """SR3: prod budgets fail closed; dev keeps serving when the budget database is down."""
+        return self.profile == Profile.PROD
+
+    @property
+    def prefix_cache(self) -> PrefixCacheMode:
+        if self.governance.prefix_cache is not None:
+            return self.governance.prefix_cache
+        return PrefixCacheMode.SHARED if self.trust_tier == TrustTier.TRUSTED else PrefixCacheMode.TENANT_SALTED
+
+    def model(self, name: str) -> ModelSpec:
+        return next(m for m in self.models if m.name == name)
+
+
+def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
+    """Rules that span keys; each names the key path a user should change."""
+    out: list[Problem] = []
+    pool = cfg.gpu_pool
+    acc = ACCELERATORS[pool.accelerator]
+
+    counts = machine_gpu_count(pool.accelerator, pool.machine_type)
+    if counts is None:
+        out.append(Problem("gpu_pool.machine_type", pool.machine_type,
+                           f"must be a machine type that carries {pool.accelerator}: {machine_types_for(pool.accelerator)}"))
+    elif pool.gpus_per_node not in counts:
+        out.append(Problem("gpu_pool.gpus_per_node", pool.gpus_per_node,
+                           f"{pool.machine_type} carries {' or '.join(map(str, counts))} x {pool.accelerator}"))
+
+    if pool.sharing == GpuSharing.MIG:
+        if not acc.mig_capable:
+            out.append(Problem("gpu_pool.sharing", "mig", f"{pool.accelerator} is not MIG-capable (only A100 and H100 are)"))
+        elif pool.mig_partition_size not in acc.mig_partitions:
+            out.append(Problem("gpu_pool.mig_partition_size", pool.mig_partition_size,
+                               f"must be one of: {', '.join(acc.mig_partitions)}"))
+    elif pool.mig_partition_size is not None:
+        out.append(Problem("gpu_pool.mig_partition_size", pool.mig_partition_size, "only allowed with sharing: mig"))
+    if pool.sharing == GpuSharing.TIME_SHARING and pool.max_shared_clients_per_gpu is None:
+        out.append(Problem("gpu_pool.max_shared_clients_per_gpu", None, "required with sharing: time-sharing", missing=True))
+    if pool.sharing != GpuSharing.TIME_SHARING and pool.max_shared_clients_per_gpu is not None:
+        out.append(Problem("gpu_pool.max_shared_clients_per_gpu", pool.max_shared_clients_per_gpu,
+                           "only allowed with sharing: time-sharing"))
+    if pool.min_nodes > pool.max_nodes:
+        out.append(Problem("gpu_pool.min_nodes", pool.min_nodes, f"must be <= max_nodes ({pool.max_nodes})"))
+
+    names = [m.name for m in cfg.models]
+    for i, m in enumerate(cfg.models):
+        if names.index(m.name) != i:
+            out.append(Problem(f"models[{i}].name", m.name, "must be unique among models"))
+    served = [m.served_name for m in cfg.models]
+    for i, m in enumerate(cfg.models):
+        if served.index(m.served_name) != i:
+            out.append(Problem(f"models[{i}].served_name", m.served_name, "must be unique among models"))
+    tenant_names = [t.name for t in cfg.tenants]
+    for i, t in enumerate(cfg.tenants):
+        if tenant_names.index(t.name) != i:
+            out.append(Problem(f"tenants[{i}].name", t.name, "must be unique among tenants"))
+        for j, model in enumerate(t.allowed_models):
+            if model not in names:
+                out.append(Problem(f"tenants[{i}].allowed_models[{j}]", model,
+                                   f"must name a configured model: {', '.join(names)}"))
+
+    for path, value, reason in quota_violations(
+        capacity=pool.capacity,
+        gpus_per_node=pool.gpus_per_node,
+        models=[(m.name, m.gpus_per_replica, m.max_replicas) for m in cfg.models],
+        tenants=[(t.name, t.gpu_quota) for t in cfg.tenants],
+    ):
+        out.append(Problem(path, value, reason))
+
+    if cfg.profile == Profile.PROD and cfg.trust_tier == TrustTier.TRUSTED:
+        out.append(Problem("trust_tier", "trusted", "prod must be at least multi-team (SR1 and SR2 enforced)"))
+    if cfg.profile == Profile.PROD and cfg.governance.prefix_cache == PrefixCacheMode.SHARED \
+            and cfg.trust_tier == TrustTier.UNTRUSTED:
+        out.append(Problem("governance.prefix_cache", "shared", "untrusted tenants must not share a prefix cache"))
+    gw = cfg.tenant_gateway
+    for reason in sr3_violations(
+        BudgetFacts(
+            allow_requests_on_db_unavailable=not cfg.fail_closed,
+            fail_closed_budget_enforcement=cfg.fail_closed,
+            postgres_instances=gw.postgres_instances,
+            gateway_replicas=gw.replicas,
+            redis_wired=gw.redis,
+            key_cache_ttl_seconds=gw.key_cache_ttl_seconds,
+        ),
+        fail_closed_required=cfg.fail_closed,
+    ):
+        key = ("tenant_gateway.postgres_instances" if "database" in reason
+               else "tenant_gateway.redis" if "Redis" in reason
+               else "tenant_gateway.key_cache_ttl_seconds" if "TTL" in reason else "profile")
+        out.append(Problem(key, _lookup(cfg, key), reason))
+    if cfg.fail_closed and not gw.backup_bucket:
+        out.append(Problem("tenant_gateway.backup_bucket", None, "required on prod: the budget database needs backups",
+                           missing=True))
+    if gw.backup_bucket and not re.fullmatch(r"gs://[a-z0-9][-_.a-z0-9]{1,220}(/.*)?", gw.backup_bucket):
+        out.append(Problem("tenant_gateway.backup_bucket", gw.backup_bucket, "must be a gs:// bucket URL"))
+    return out
+
+
+def _lookup(cfg: PlatformConfig, path: str) -> Any:
+    node: Any = cfg
+    for part in re.findall(r"[^.\[\]]+", path):
+        node = node[int(part)] if part.isdigit() else getattr(node, part)
+    return node.value if hasattr(node, "value") else node
+
+
+def load_platform_config(raw: dict[str, Any], source: str = "stack config") -> PlatformConfig:
+    """Validate `raw` (config keys without the project prefix) and apply cross-field rules.
+
+    Raises ConfigError listing every problem at once; never returns a half-valid config.
+    """
+    try:
+        cfg = PlatformConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation_error(exc), source) from None
+    problems = cross_field_problems(cfg)
+    if problems:
+        raise ConfigError(problems, source)
+    return cfg

@@ -1,0 +1,61 @@
+"""What the serving layer needs to know about the cluster it lands on, as one typed object.
+
+GKE and Vast each build one (`substrates/gke.py`, `substrates/vast/`); every difference between the
+two renderings of the same serving manifests must come from a field here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class GatewayImplementation(StrEnum):
+    """In-cluster Gateway API implementation that serves the inference gateway.
+
+    Both run the data plane as ordinary pods, so NetworkPolicy can select them (a cloud load
+    balancer reaches pods from outside the pod network and would open a path around SR1).
+    """
+
+    ISTIO = "istio"
+    KGATEWAY = "kgateway"
+
+
+@dataclass(frozen=True)
+class GpuTaint:
+    key: str
+    value: str
+    effect: str = "NoSchedule"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubstrateCapabilities:
+    """Facts about a cluster that change rendered manifests. Defaults are GKE's."""
+
+    display_name: str
+    """For humans (plan output, reports); never used to branch."""
+    gpus_per_node: int
+    gpu_resource_name: str = "nvidia.com/gpu"
+    """Extended resource that model-server containers request."""
+    gpu_product_label_key: str = "cloud.google.com/gke-accelerator"
+    """Node label whose value names the GPU model; serving pods select on it."""
+    gpu_product_label_values: tuple[str, ...] = ()
+    """Allowed values of that label (time-slicing on k3s appends `-SHARED`)."""
+    gpu_taint: GpuTaint | None = field(default_factory=lambda: GpuTaint("nvidia.com/gpu", "present"))
+    """Taint on GPU nodes that serving pods must tolerate (None: GPU nodes are untainted)."""
+    runtime_class_name: str | None = None
+    """RuntimeClass for GPU pods (k3s + NVIDIA container toolkit: `nvidia`; GKE: none needed)."""
+    network_policy_enforced: bool = True
+    """False would make SR1 a paper control; the GovernancePack refuses to claim it then."""
+    mig_available: bool = False
+    gpu_time_slicing_replicas: int = 1
+    """>1: each physical GPU is advertised this many times; lower vLLM's memory fraction to match."""
+    storage_class: str = "standard-rwo"
+    load_balancer_available: bool = True
+    gateway: GatewayImplementation = GatewayImplementation.ISTIO
+    node_os_arch: str = "amd64"
+
+    @property
+    def gpu_memory_utilization(self) -> float:
+        """vLLM `--gpu-memory-utilization`: 0.90 alone on a GPU, ~0.9/N when N pods share it."""
+        return round(0.9 / self.gpu_time_slicing_replicas, 2)

@@ -1,0 +1,83 @@
+"""GKE substrate: a GkeCluster plus the GPU pool, and the capability object GKE offers."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.gke_cluster import GkeCluster, GkeClusterArgs
+from components.gpu_pool import GpuPool, GpuPoolArgs, Sharing
+from llmplatform.config import ACCELERATORS, GkeSubstrate, GpuPool as GpuPoolConfig, GpuSharing
+from substrates.base import Substrate
+from substrates.capabilities import GatewayImplementation, GpuTaint, SubstrateCapabilities
+
+
+def gke_capabilities(pool: GpuPoolConfig) -> SubstrateCapabilities:
+    """What a GKE Standard cluster with Dataplane V2 and this GPU pool offers the serving layer."""
+    return SubstrateCapabilities(
+        display_name="GKE",
+        gpus_per_node=pool.gpus_per_node,
+        gpu_resource_name="nvidia.com/gpu",
+        gpu_product_label_key="cloud.google.com/gke-accelerator",
+        gpu_product_label_values=(pool.accelerator,),
+        gpu_taint=GpuTaint("nvidia.com/gpu", "present"),
+        runtime_class_name=None,
+        network_policy_enforced=True,  # Dataplane V2 enforces NetworkPolicy natively
+        mig_available=ACCELERATORS[pool.accelerator].mig_capable and pool.sharing == GpuSharing.MIG,
+        gpu_time_slicing_replicas=pool.shared_clients,
+        storage_class="standard-rwo",
+        load_balancer_available=True,
+        gateway=GatewayImplementation.ISTIO,
+    )
+
+
+def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolConfig) -> Substrate:
+    """Create the cluster and its GPU pool; return the provider and capabilities for the rest."""
+    cluster = GkeCluster(
+        name,
+        GkeClusterArgs(
+            stack=stack,
+            project=cfg.project,
+            region=cfg.region,
+            node_zones=cfg.zones,
+            release_channel=cfg.release_channel.value,
+            private_nodes=cfg.private_nodes,
+            master_ipv4_cidr=cfg.master_ipv4_cidr,
+            node_cidr=cfg.node_cidr,
+            pods_cidr=cfg.pods_cidr,
+            services_cidr=cfg.services_cidr,
+            master_authorized_cidrs=cfg.master_authorized_cidrs,
+            system_machine_type=cfg.system_machine_type,
+            system_nodes_per_zone=cfg.system_nodes_per_zone,
+            deletion_protection=cfg.deletion_protection,
+        ),
+    )
+    zones = len(cfg.zones)
+    GpuPool(
+        f"{name}-gpu",
+        GpuPoolArgs(
+            stack=stack,
+            project=cfg.project,
+            location=cluster.cluster.location,
+            cluster_name=cluster.cluster.name,
+            node_zones=cfg.zones,
+            accelerator=pool.accelerator,
+            machine_type=pool.machine_type,
+            gpus_per_node=pool.gpus_per_node,
+            # GKE autoscaling limits are per zone; config states pool totals.
+            min_nodes=-(-pool.min_nodes // zones),
+            max_nodes=-(-pool.max_nodes // zones),
+            spot=pool.spot,
+            sharing=Sharing(pool.sharing.value),
+            max_shared_clients_per_gpu=pool.max_shared_clients_per_gpu,
+            mig_partition_size=pool.mig_partition_size,
+            disk_size_gb=pool.disk_size_gb,
+            service_account_email=cluster.node_service_account_email,
+        ),
+        opts=pulumi.ResourceOptions(parent=cluster),
+    )
+    return Substrate(
+        provider=cluster.kubernetes_provider,
+        capabilities=gke_capabilities(pool),
+        root=cluster,
+        kubeconfig=cluster.kubeconfig,
+    )

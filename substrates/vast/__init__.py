@@ -1,0 +1,9 @@
+"""Vast.ai substrate: rented multi-GPU VMs (k3s runs on them) for cheap multi-GPU validation.
+
+- `api`: a small typed client over Vast's REST API (httpx).
+- `host`: `VastHost`, a Pulumi dynamic resource that rents one VM and destroys it on delete.
+- `fake_server`: a local fake of the REST endpoints `api` uses, for tests, the validation kit and docs.
+
+Importing this package (or any of its modules) has no side effects: nothing is rented, no network is
+touched and no environment variable is read until a client or provider method runs.
+"""
