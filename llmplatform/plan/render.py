@@ -91,9 +91,19 @@ def manifest_of(reg: Registration) -> dict[str, Any]:
         group, _, version = gv.rpartition("/")
         obj["apiVersion"] = version if group == "core" else f"{group}/{version}"
         obj["kind"] = kind
+    obj = _sort_keys(obj)
     ordered = {k: obj[k] for k in ("apiVersion", "kind", "metadata") if k in obj}
     ordered.update({k: v for k, v in sorted(obj.items()) if k not in ordered})
     return ordered
+
+
+def _sort_keys(value: Any) -> Any:
+    # Protobuf Structs do not promise key order; sorted keys keep manifests byte-identical across runs.
+    if isinstance(value, dict):
+        return {k: _sort_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sort_keys(v) for v in value]
+    return value
 
 
 def manifests(run: PlanRun) -> list[dict[str, Any]]:
