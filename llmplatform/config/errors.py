@@ -7,6 +7,7 @@ from typing import Any
 
 import pulumi
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def _allowed(err: dict) -> str:
     if kind in ("enum", "literal_error"):
         return f"must be one of: {ctx.get('expected', '')}"
     if kind == "string_pattern_mismatch":
-        return f"must match {ctx['pattern']}"
+        return PATTERN_HINTS.get(ctx["pattern"], f"must match {ctx['pattern']}")
     if kind in ("string_too_short", "too_short"):
         return f"must have at least {ctx.get('min_length')} item(s)/character(s)"
     if kind in ("string_too_long", "too_long"):
@@ -104,10 +105,35 @@ def _allowed(err: dict) -> str:
     return err["msg"][0].lower() + err["msg"][1:]
 
 
+PROBLEMS_ERROR = "llmp_problems"
+
+
+def raise_problems(problems: list[Problem]) -> None:
+    """From a model validator: report several problems, each at `<model path>.<problem.path>`."""
+    if problems:
+        raise PydanticCustomError(PROBLEMS_ERROR, "{summary}",
+                                  {"problems": problems, "summary": "; ".join(p.render() for p in problems)})
+
+
+PATTERN_HINTS: dict[str, str] = {}
+"""Readable descriptions of regex patterns, registered by the schema module next to each pattern."""
+
+
 def problems_from_validation_error(exc: ValidationError, prefix: tuple = ()) -> list[Problem]:
     """Turn a pydantic ValidationError into Problems, one per error, with key paths."""
     problems = []
     for err in exc.errors(include_url=False):
+        if err["type"] == PROBLEMS_ERROR:
+            # A model validator's bundle of problems, each with its own path below the model's location.
+            base = prefix + _drop_union_tags(err["loc"])
+            for sub in err["ctx"]["problems"]:
+                problems.append(Problem(format_loc(base + tuple(sub.path.split("."))), sub.value, sub.allowed,
+                                        sub.missing))
+            continue
+        # pydantic reports a variadic tuple whose items failed as also "too short"; that is noise.
+        if err["type"] == "too_short" and isinstance(err.get("input"), (list, tuple)) \
+                and len(err["input"]) >= (err.get("ctx") or {}).get("min_length", 0):
+            continue
         loc = prefix + _drop_union_tags(err["loc"])
         if err["type"] == "missing":
             problems.append(Problem(format_loc(loc), None, "add it to the stack config", missing=True))

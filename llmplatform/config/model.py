@@ -14,7 +14,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from llmplatform.config.errors import ConfigError, Problem, problems_from_validation_error
+from llmplatform.config.errors import (
+    PATTERN_HINTS,
+    ConfigError,
+    Problem,
+    problems_from_validation_error,
+    raise_problems,
+)
 from llmplatform.config.hardware import ACCELERATORS, machine_gpu_count, machine_types_for
 from llmplatform.predicates.capacity import pool_gpu_capacity, quota_violations
 from llmplatform.predicates.sr3 import BudgetFacts, sr3_violations
@@ -23,10 +29,17 @@ DNS_LABEL = r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$"
 """Names that become Kubernetes object names and label values: DNS-1035 labels, at most 32 characters
 so that derived names (`<name>-epp`, `vllm-<name>`) stay within the 63-character limit."""
 HF_REVISION = r"^[0-9a-f]{40}$"
+PATTERN_HINTS.update({
+    DNS_LABEL: "must be a lowercase DNS label: a-z, 0-9 and '-', starting with a letter, at most 32 characters",
+    HF_REVISION: "must be a 40-character hex Hugging Face commit id (weights are pinned like images)",
+    r"^[\w.-]+/[\w.-]+$": "must be a Hugging Face repo id like 'org/name'",
+    r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$": "must be a GCP project id (6-30 lowercase letters, digits, '-')",
+    r"^[a-z]+-[a-z]+\d$": "must be a GCP region like 'us-central1'",
+})
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False, use_attribute_docstrings=True)
 
 
 class Profile(StrEnum):
@@ -152,6 +165,37 @@ class GpuPool(Frozen):
             raise ValueError(f"must be one of: {', '.join(sorted(ACCELERATORS))}")
         return value
 
+    @model_validator(mode="after")
+    def _fits_hardware(self) -> GpuPool:
+        """The machine must carry the accelerator; sharing settings must match the mode and the GPU."""
+        pool, out = self, []
+        acc = ACCELERATORS[pool.accelerator]
+        counts = machine_gpu_count(pool.accelerator, pool.machine_type)
+        if counts is None:
+            out.append(Problem("machine_type", pool.machine_type,
+                               f"must be a machine type that carries {pool.accelerator}: {machine_types_for(pool.accelerator)}"))
+        elif pool.gpus_per_node not in counts:
+            out.append(Problem("gpus_per_node", pool.gpus_per_node,
+                               f"{pool.machine_type} carries {' or '.join(map(str, counts))} x {pool.accelerator}"))
+
+        if pool.sharing == GpuSharing.MIG:
+            if not acc.mig_capable:
+                out.append(Problem("sharing", "mig", f"{pool.accelerator} is not MIG-capable (only A100 and H100 are)"))
+            elif pool.mig_partition_size not in acc.mig_partitions:
+                out.append(Problem("mig_partition_size", pool.mig_partition_size,
+                                   f"must be one of: {', '.join(acc.mig_partitions)}"))
+        elif pool.mig_partition_size is not None:
+            out.append(Problem("mig_partition_size", pool.mig_partition_size, "only allowed with sharing: mig"))
+        if pool.sharing == GpuSharing.TIME_SHARING and pool.max_shared_clients_per_gpu is None:
+            out.append(Problem("max_shared_clients_per_gpu", None, "required with sharing: time-sharing", missing=True))
+        if pool.sharing != GpuSharing.TIME_SHARING and pool.max_shared_clients_per_gpu is not None:
+            out.append(Problem("max_shared_clients_per_gpu", pool.max_shared_clients_per_gpu,
+                               "only allowed with sharing: time-sharing"))
+        if pool.min_nodes > pool.max_nodes:
+            out.append(Problem("min_nodes", pool.min_nodes, f"must be <= max_nodes ({pool.max_nodes})"))
+        raise_problems(out)
+        return self
+
     @property
     def shared_clients(self) -> int:
         return (self.max_shared_clients_per_gpu or 1) if self.sharing == GpuSharing.TIME_SHARING else 1
@@ -276,32 +320,6 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
     """Rules that span keys; each names the key path a user should change."""
     out: list[Problem] = []
     pool = cfg.gpu_pool
-    acc = ACCELERATORS[pool.accelerator]
-
-    counts = machine_gpu_count(pool.accelerator, pool.machine_type)
-    if counts is None:
-        out.append(Problem("gpu_pool.machine_type", pool.machine_type,
-                           f"must be a machine type that carries {pool.accelerator}: {machine_types_for(pool.accelerator)}"))
-    elif pool.gpus_per_node not in counts:
-        out.append(Problem("gpu_pool.gpus_per_node", pool.gpus_per_node,
-                           f"{pool.machine_type} carries {' or '.join(map(str, counts))} x {pool.accelerator}"))
-
-    if pool.sharing == GpuSharing.MIG:
-        if not acc.mig_capable:
-            out.append(Problem("gpu_pool.sharing", "mig", f"{pool.accelerator} is not MIG-capable (only A100 and H100 are)"))
-        elif pool.mig_partition_size not in acc.mig_partitions:
-            out.append(Problem("gpu_pool.mig_partition_size", pool.mig_partition_size,
-                               f"must be one of: {', '.join(acc.mig_partitions)}"))
-    elif pool.mig_partition_size is not None:
-        out.append(Problem("gpu_pool.mig_partition_size", pool.mig_partition_size, "only allowed with sharing: mig"))
-    if pool.sharing == GpuSharing.TIME_SHARING and pool.max_shared_clients_per_gpu is None:
-        out.append(Problem("gpu_pool.max_shared_clients_per_gpu", None, "required with sharing: time-sharing", missing=True))
-    if pool.sharing != GpuSharing.TIME_SHARING and pool.max_shared_clients_per_gpu is not None:
-        out.append(Problem("gpu_pool.max_shared_clients_per_gpu", pool.max_shared_clients_per_gpu,
-                           "only allowed with sharing: time-sharing"))
-    if pool.min_nodes > pool.max_nodes:
-        out.append(Problem("gpu_pool.min_nodes", pool.min_nodes, f"must be <= max_nodes ({pool.max_nodes})"))
-
     names = [m.name for m in cfg.models]
     for i, m in enumerate(cfg.models):
         if names.index(m.name) != i:

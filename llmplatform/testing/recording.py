@@ -1,24 +1,47 @@
 """The one recording-mocks fixture for component tests.
 
-Use it with `@pulumi.runtime.test`: build components inside the test, return an Output that depends
-on them, then assert on `recorder.registrations` (inputs, parents, providers, options).
+`recorder.run(build)` calls `build()` inside the Pulumi runtime (as `@pulumi.runtime.test` does) and
+returns only after every resource registration has finished, so a test then asserts synchronously on
+`recorder.registrations` (inputs, parents, providers, options). An apply callback of
+`@pulumi.runtime.test` can fire before a component's later children register, which makes
+assertions there flaky; this is the reason for `run`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import pulumi
 import pytest
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.settings import SETTINGS
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
 
 from llmplatform.plan.mocks import PlanMocks, RecordingMonitor, Registration
 from llmplatform.plan.render import scrub
 
 
+T = TypeVar("T")
+
+
 class Recorder:
     def __init__(self, monitor: RecordingMonitor):
         self.monitor = monitor
+
+    def run(self, build: Callable[[], T]) -> T:
+        """Run `build` as a Pulumi program and wait for all its registrations; return what it returned."""
+        SETTINGS.rpc_manager.clear()
+        result: list[Any] = []
+        _sync_await(run_pulumi_func(lambda: result.append(build())))
+        return result[0]
+
+    @staticmethod
+    def resolve(output: pulumi.Input[Any]) -> tuple[Any, bool]:
+        """(value, is_secret) of an Output after `run`."""
+        out = pulumi.Output.from_input(output)
+        return _sync_await(out.future()), _sync_await(out.is_secret())
 
     @property
     def registrations(self) -> list[Registration]:
@@ -50,6 +73,3 @@ def recorder(request: pytest.FixtureRequest) -> Iterator[Recorder]:
     yield Recorder(monitor)
 
 
-def wait_for(*resources: pulumi.Resource) -> pulumi.Output:
-    """An Output that resolves once every resource is registered (return it from a runtime test)."""
-    return pulumi.Output.all(*[r.urn for r in resources])
