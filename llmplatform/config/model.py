@@ -130,7 +130,8 @@ class VastSubstrate(Frozen):
     max_dph_usd: Annotated[float, Field(gt=0)] = 1.5
     """Highest acceptable price, USD per hour for the whole machine."""
     disk_gb: Annotated[int, Field(ge=50)] = 200
-    image: str = "ubuntu:22.04"
+    image: str = "docker.io/vastai/kvm:ubuntu_terminal"
+    """VM image; Vast boots only its `docker.io/vastai/kvm:*` images as VMs (k3s needs a VM)."""
     time_slicing_replicas: Annotated[int, Field(ge=1, le=8)] = 1
     """>1: the NVIDIA device plugin advertises each GPU this many times (no memory isolation)."""
 

@@ -36,7 +36,7 @@ import ipaddress
 import json
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -456,6 +456,14 @@ class VastClient:
                     status=response.status_code,
                     error=error,
                 )
+            if response.status_code in _GATEWAY_ERRORS:
+                raise VastApiError(
+                    f"create instance on offer {offer_id}: HTTP {response.status_code}{self._detail(error, msg)}. "
+                    f"The rent may have gone through: check {CONSOLE_INSTANCES_URL} for label {label!r} "
+                    "before retrying.",
+                    status=response.status_code,
+                    error=error,
+                )
             self._raise_for(response, f"create instance on offer {offer_id}")
         body_out = self._json(response, "create instance")
         contract = body_out.get("new_contract") if isinstance(body_out, dict) else None
@@ -544,9 +552,7 @@ class VastClient:
 
     # -- plumbing ----------------------------------------------------------------------------------
 
-    def _request(
-        self, method: str, path: str, *, json_body: Any = None, idempotent: bool
-    ) -> httpx.Response:
+    def _request(self, method: str, path: str, *, json_body: Any = None, idempotent: bool) -> httpx.Response:
         delay = self._retry_backoff_s
         for attempt in range(1, self._max_attempts + 1):
             last = attempt == self._max_attempts
@@ -558,7 +564,9 @@ class VastClient:
                     delay *= 2
                     continue
                 outcome = (
-                    "" if idempotent else " The request may have reached Vast: check "
+                    ""
+                    if idempotent
+                    else " The request may have reached Vast: check "
                     f"{CONSOLE_INSTANCES_URL} for an instance you did not expect."
                 )
                 raise VastApiError(
@@ -592,9 +600,9 @@ class VastClient:
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
+            snippet = self._redact(response.text[:_MAX_DETAIL_CHARS])
             raise VastApiError(
-                f"{what}: HTTP {response.status_code} reply is not JSON: {self._redact(response.text[:_MAX_DETAIL_CHARS])!r}",
-                status=response.status_code,
+                f"{what}: HTTP {response.status_code} reply is not JSON: {snippet!r}", status=response.status_code
             ) from None
 
     def _detail(self, error: str | None, msg: str | None) -> str:
@@ -636,7 +644,3 @@ def describe_filters(filters: OfferFilters) -> str:
         f"{filters.num_gpus}x {canonical_gpu_name(filters.gpu_name)} on {kind}hosts, reliability >= "
         f"{filters.min_reliability:g}, <= ${filters.max_dph_usd:g}/h with {filters.min_disk_gb:g} GB disk, {where}"
     )
-
-
-def offers_summary(offers: Sequence[Offer], limit: int = 3) -> str:
-    return "; ".join(f"#{o.id} {o.num_gpus}x {o.gpu_name} ${o.dph_total:.3f}/h" for o in offers[:limit])

@@ -132,7 +132,9 @@ def default_offers() -> list[dict[str, Any]]:
 class FakeVastServer:
     """The fake, started on 127.0.0.1 on a free port. `base_url` is what `VAST_API_URL` should be."""
 
-    def __init__(self, *, api_key: str, offers: Iterable[Mapping[str, Any]] | None = None, knobs: FakeVastKnobs | None = None) -> None:
+    def __init__(
+        self, *, api_key: str, offers: Iterable[Mapping[str, Any]] | None = None, knobs: FakeVastKnobs | None = None
+    ) -> None:
         self.api_key = api_key
         self.knobs = knobs or FakeVastKnobs()
         self._lock = threading.Lock()
@@ -157,7 +159,9 @@ class FakeVastServer:
 
     def start(self) -> FakeVastServer:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-vast", daemon=True)
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-vast", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -246,17 +250,39 @@ class FakeVastServer:
 
     def _create(self, offer_id: int, body: Any, headers: Mapping[str, str]) -> tuple[int, Any]:
         if not isinstance(body, dict) or not isinstance(body.get("image"), str) or not body["image"]:
-            return 400, {"success": False, "error": "invalid_args", "msg": "error 400/3467: Invalid args: 'image' is required", "ask_id": offer_id}
+            return 400, {
+                "success": False,
+                "error": "invalid_args",
+                "msg": "error 400/3467: Invalid args: 'image' is required",
+                "ask_id": offer_id,
+            }
         if self.knobs.create_status is not None:
-            msg = "error: internal error" + (f" ({headers.get('authorization', '')})" if self.knobs.echo_key_in_errors else "")
+            msg = "error: internal error" + (
+                f" ({headers.get('authorization', '')})" if self.knobs.echo_key_in_errors else ""
+            )
             return self.knobs.create_status, {"success": False, "error": "server_error", "msg": msg, "ask_id": offer_id}
         if body.get("vm") is True and self.knobs.no_ssh_key_for_vm:
-            return 400, {"success": False, "error": "no_ssh_key_for_vm", "msg": "error 400: add an ssh key to your account before renting a VM", "ask_id": offer_id}
+            return 400, {
+                "success": False,
+                "error": "no_ssh_key_for_vm",
+                "msg": "error 400: add an ssh key to your account before renting a VM",
+                "ask_id": offer_id,
+            }
         offer = self._offers.get(offer_id)
         if offer is None:
-            return 404, {"success": False, "error": "invalid_args", "msg": f"error 404/3603: no_such_ask Instance type by id {offer_id} is not available.", "ask_id": offer_id}
+            return 404, {
+                "success": False,
+                "error": "invalid_args",
+                "msg": f"error 404/3603: no_such_ask Instance type by id {offer_id} is not available.",
+                "ask_id": offer_id,
+            }
         if offer.get("rented") or offer_id in self.knobs.unavailable_offer_ids:
-            return 410, {"success": False, "error": "no_such_ask", "msg": f"error 410/3907: no_such_ask Instance type {offer_id} is no longer available.", "ask_id": offer_id}
+            return 410, {
+                "success": False,
+                "error": "no_such_ask",
+                "msg": f"error 410/3907: no_such_ask Instance type {offer_id} is no longer available.",
+                "ask_id": offer_id,
+            }
         offer["rented"] = True
         contract = self._next_contract
         self._next_contract += 1
@@ -324,7 +350,9 @@ class FakeVastServer:
 
     def _destroy(self, instance_id: int, headers: Mapping[str, str]) -> tuple[int, Any]:
         if self.knobs.destroy_status is not None:
-            msg = "error: could not destroy" + (f" ({headers.get('authorization', '')})" if self.knobs.echo_key_in_errors else "")
+            msg = "error: could not destroy" + (
+                f" ({headers.get('authorization', '')})" if self.knobs.echo_key_in_errors else ""
+            )
             return self.knobs.destroy_status, {"success": False, "error": "server_error", "msg": msg}
         if self.knobs.destroy_404 or instance_id not in self._instances:
             return 404, {"success": False, "error": "not_found", "msg": "Instance not found"}
@@ -429,7 +457,7 @@ def _make_handler(server: FakeVastServer) -> type[BaseHTTPRequestHandler]:
 
         do_GET = do_PUT = do_POST = do_DELETE = _serve
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read `requests` instead
             pass
 
     return Handler
