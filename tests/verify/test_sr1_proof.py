@@ -1,0 +1,144 @@
+"""The SR1 proof engine on a hand-written policy set: it passes a correct set and names each planted flaw.
+
+These exercise the proof itself (probe pods, ingress-only forbidden queries, default-deny queries);
+tests/verify/test_verify_stack.py runs it on the platform's rendered manifests.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from llmplatform import labels as L
+from llmplatform.verify.sr1 import FRESH_TENANT_NS, flows, ingress_only, probe_pods, prove_sr1
+
+
+def np(name, ns, selector, ingress=None, egress=None):
+    spec = {"podSelector": selector, "policyTypes": []}
+    if ingress is not None:
+        spec["policyTypes"].append("Ingress")
+        spec["ingress"] = ingress
+    if egress is not None:
+        spec["policyTypes"].append("Egress")
+        spec["egress"] = egress
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": ns}, "spec": spec}
+
+
+def ns_is(name):
+    return {"matchLabels": {"kubernetes.io/metadata.name": name}}
+
+
+def role(r):
+    return {"matchLabels": {L.ROLE: r}}
+
+
+def peer(ns, r):
+    return {"namespaceSelector": ns_is(ns), "podSelector": role(r)}
+
+
+DNS = {"to": [{"namespaceSelector": ns_is("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+       "ports": [{"protocol": "UDP", "port": 53}]}
+
+
+def correct_set() -> list[dict]:
+    objs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
+            for n in ("llm-serving", "llm-gateway", "llm-tenant-gateway", "monitoring", "cnpg-system")]
+    for ns in ("llm-serving", "llm-gateway", "llm-tenant-gateway"):
+        objs.append(np("default-deny", ns, {}, ingress=[], egress=[]))
+        objs.append(np("dns", ns, {}, egress=[DNS]))
+    objs += [
+        np("vllm", "llm-serving", role("model-server"),
+           ingress=[{"from": [peer("llm-gateway", "inference-gateway")], "ports": [{"port": 8000, "protocol": "TCP"}]}]),
+        np("epp", "llm-serving", role("endpoint-picker"),
+           ingress=[{"from": [peer("llm-gateway", "inference-gateway")], "ports": [{"port": 9002, "protocol": "TCP"}]}]),
+        np("gateway", "llm-gateway", role("inference-gateway"),
+           ingress=[{"from": [peer("llm-tenant-gateway", "tenant-gateway")], "ports": [{"port": 80, "protocol": "TCP"}]}],
+           egress=[{"to": [{"namespaceSelector": ns_is("llm-serving"), "podSelector": {"matchExpressions": [
+               {"key": L.ROLE, "operator": "In", "values": ["model-server", "endpoint-picker"]}]}}]}]),
+        np("litellm", "llm-tenant-gateway", role("tenant-gateway"),
+           ingress=[{"from": [{"namespaceSelector": {}}], "ports": [{"port": 4000, "protocol": "TCP"}]}],
+           egress=[{"to": [peer("llm-gateway", "inference-gateway")]},
+                   {"to": [{"podSelector": {"matchExpressions": [
+                       {"key": L.ROLE, "operator": "In", "values": ["budget-db", "budget-cache"]}]}}]}]),
+        np("budget-db", "llm-tenant-gateway", role("budget-db"),
+           ingress=[{"from": [{"podSelector": role("tenant-gateway")}], "ports": [{"port": 5432, "protocol": "TCP"}]}]),
+        np("budget-cache", "llm-tenant-gateway", role("budget-cache"),
+           ingress=[{"from": [{"podSelector": role("tenant-gateway")}], "ports": [{"port": 6379, "protocol": "TCP"}]}]),
+    ]
+    return objs
+
+
+def policy(objs, name, ns):
+    return next(o for o in objs if o["kind"] == "NetworkPolicy" and o["metadata"] == {"name": name, "namespace": ns})
+
+
+def failed(objs) -> list[str]:
+    result = prove_sr1(objs)
+    return [q.name for q in result.queries if not q.passed] + result.warnings
+
+
+def test_a_correct_policy_set_passes_every_query():
+    result = prove_sr1(correct_set())
+    assert result.passed, [(q.name, q.detail) for q in result.queries if not q.passed] + result.warnings
+    assert {q.kind for q in result.queries} == {"forbidden", "required"}
+    assert result.probe_pods > 50 and result.nca_version
+
+
+def test_or_split_selectors_are_caught_even_where_source_egress_masks_them():
+    objs = correct_set()
+    rule = policy(objs, "gateway", "llm-gateway")["spec"]["ingress"][0]
+    both = rule["from"][0]
+    rule["from"] = [{"namespaceSelector": both["namespaceSelector"]}, {"podSelector": both["podSelector"]}]
+    assert failed(objs) == ["gateway-only-from-litellm"]
+
+
+def test_an_any_namespace_label_match_is_caught():
+    objs = correct_set()
+    policy(objs, "vllm", "llm-serving")["spec"]["ingress"][0]["from"] = [
+        {"namespaceSelector": {}, "podSelector": role("inference-gateway")}]
+    assert failed(objs) == ["model-servers-only-from-gateway"]
+
+
+def test_a_missing_default_deny_is_caught():
+    objs = [o for o in correct_set() if o["metadata"] != {"name": "default-deny", "namespace": "llm-serving"}]
+    assert "default-deny-llm-serving" in failed(objs)
+
+
+def test_an_extra_allow_to_the_budget_store_is_caught():
+    objs = correct_set()
+    policy(objs, "budget-db", "llm-tenant-gateway")["spec"]["ingress"].append(
+        {"from": [{"namespaceSelector": ns_is(FRESH_TENANT_NS)}]})
+    assert failed(objs) == ["budget-store-only-from-litellm"]
+
+
+def test_a_broken_required_path_is_caught():
+    objs = correct_set()
+    policy(objs, "gateway", "llm-gateway")["spec"]["ingress"][0]["ports"] = [{"port": 8080, "protocol": "TCP"}]
+    assert failed(objs) == ["litellm-reaches-gateway"]
+
+
+def test_probe_pods_cover_every_role_in_every_namespace_and_each_selector_combination():
+    pods = probe_pods(["a", "b"], correct_set()[5:], [])
+    seen = {(p["metadata"]["namespace"], p["metadata"]["labels"].get(L.ROLE)) for p in pods}
+    for ns in ("a", "b"):
+        assert (ns, None) in seen
+        for r in ("model-server", "endpoint-picker", "inference-gateway", "tenant-gateway", "budget-db"):
+            assert (ns, r) in seen
+
+
+def test_ingress_only_drops_egress_rules_and_egress_only_policies():
+    objs = [o for o in correct_set() if o["kind"] == "NetworkPolicy"]
+    stripped = ingress_only(objs)
+    assert all("egress" not in p["spec"] and p["spec"]["policyTypes"] == ["Ingress"] for p in stripped)
+    assert not any(p["metadata"]["name"] == "dns" for p in stripped)
+
+
+@pytest.mark.parametrize("flow", flows(), ids=lambda f: f.name)
+def test_query_specs_never_split_namespace_and_pod_selectors_of_one_peer(flow):
+    for pol in flow.policies:
+        for rule in pol["spec"].get("ingress", []) + pol["spec"].get("egress", []):
+            for p in rule.get("from", []) + rule.get("to", []):
+                if "podSelector" in p:
+                    assert "namespaceSelector" in p, f"{flow.name}: a pod peer without its namespace"
