@@ -1,0 +1,1 @@
+"""Admission controls rendered as plain Kubernetes objects (dicts), one module per control."""

@@ -1,0 +1,421 @@
+"""SR2 (GPU admission): a GPU may only be requested by work that Kueue queues.
+
+The rule, as rendered here
+--------------------------
+A request is denied (Enforce / Deny) or reported (Audit) when all of these hold:
+
+1. **Kind**: it CREATEs or UPDATEs a Pod (also through the `pods/ephemeralcontainers` subresource),
+   a Deployment, StatefulSet, Job, CronJob or LeaderWorkerSet (`leaderworkerset.x-k8s.io/v1`).
+   Workload templates are rejected at admission, not later when their controller creates pods.
+2. **Namespace**: the object's namespace is managed. Every namespace is managed except
+   `SYSTEM_NAMESPACES` and the caller's `exempt_namespaces` (e.g. the Kueue, Kyverno and KEDA
+   controller namespaces). Exemption is by *name* only, in three places that agree: the VAP's
+   `namespaceSelector` (`kubernetes.io/metadata.name NotIn [...]`; the API server always sets that
+   label to the namespace's own name), the Kyverno rule's `exclude` (namespace names) and the CEL
+   itself. No label a namespace owner can add exempts it.
+3. **GPU**: some pod spec in the object (the Pod's `spec`; the pod template of a Deployment,
+   StatefulSet or Job; `spec.jobTemplate.spec.template` of a CronJob; the leader template, when
+   present, and the worker template of a LeaderWorkerSet) has a container in `containers`,
+   `initContainers` or `ephemeralContainers` whose `resources.requests` or `resources.limits` has a
+   key that is exactly `nvidia.com/gpu` or starts with `nvidia.com/mig-`. The key's *presence*
+   counts, whatever its quantity: no engine here has Kubernetes' `quantity()`, and a `"0"` GPU
+   request is treated as a request (labelling such a pod costs nothing; parsing quantities in CEL
+   would be a second, weaker rule). Other vendors' devices and look-alikes (`nvidia.com/gpushare`,
+   `nvidia.com/mig` without the dash) are not GPUs under this rule.
+4. **Not queued**: some metadata on the path from the object to its pod templates lacks the label
+   `kueue.x-k8s.io/queue-name` with a non-empty value. Checked metadata: the object's own
+   `metadata` (Kueue reads the queue name from the workload object), every pod template's
+   `metadata` (so the pods the controller creates carry it too), and for a CronJob also
+   `spec.jobTemplate.metadata` (its labels become the labels of the Job that Kueue queues).
+   Both are required, not either: a label only on the pod template leaves the workload object
+   unqueued (Kueue never suspends it), a label only on the workload relies on Kueue to propagate
+   it and lets the template's pods reach the pod-level rule unlabelled. Annotations, empty values
+   and look-alike keys never count.
+
+Out of scope (documented, not silently covered): GPUs obtained through DRA `resourceClaims`,
+pod-level `spec.resources` (the API server only accepts cpu, memory and hugepages there), other
+pod-creating kinds (ReplicaSet, DaemonSet, ...; their pods are still checked at pod admission), and
+time-slicing with `renameByDefault` (`nvidia.com/gpu.shared`), which this platform does not use.
+
+Trust tiers (decided by the caller): enforce on multi-team and untrusted, audit on trusted.
+
+Both renderings share one CEL text, built once by `sr2_cel`: a Kyverno `kyverno.io/v1` ClusterPolicy
+(`validate.cel`, per-rule `validate.failureAction`) and a native `admissionregistration.k8s.io/v1`
+ValidatingAdmissionPolicy with its binding. The CEL is portable (`has`, `in`, `exists`, `all`,
+`startsWith`; no optional types, no Kubernetes extensions) and total: absent `resources`,
+`requests`, `limits`, container lists, templates, labels or metadata never raise an evaluation
+error. It reads only `object`: the namespace comes from `object.metadata.namespace`, which the API
+server fills from the request path before admission and which existing objects always carry, so
+Kyverno background scans (no `request`) evaluate it too; a missing namespace counts as managed.
+`namespaceObject` is not used: guarding it needs `namespaceObject != null`, which cel-python
+evaluates to an error on a map (heterogeneous equality), so the two engines would disagree.
+`llmplatform.verify.sr2` proves all of this with two CEL engines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from llmplatform import labels
+
+QUEUE_NAME_LABEL = labels.QUEUE_NAME
+"""The Kueue label that names the LocalQueue a workload is admitted through."""
+NAMESPACE_NAME_LABEL = labels.K8S_NS_NAME
+"""Set by the API server on every Namespace to its own name; namespace owners cannot change it."""
+
+GPU_RESOURCE_NAMES: tuple[str, ...] = ("nvidia.com/gpu",)
+"""Extended resource names that are GPUs when matched exactly."""
+GPU_RESOURCE_PREFIXES: tuple[str, ...] = ("nvidia.com/mig-",)
+"""Extended resource name prefixes that are GPUs (MIG slices: `nvidia.com/mig-1g.10gb`, ...)."""
+
+SYSTEM_NAMESPACES: tuple[str, ...] = ("kube-system", "kube-public", "kube-node-lease")
+"""Always exempt. Everything else is managed unless the caller names it in `exempt_namespaces`."""
+
+CONTAINER_LISTS: tuple[str, ...] = ("containers", "initContainers", "ephemeralContainers")
+"""PodSpec fields holding containers; each is checked, any may be absent."""
+RESOURCE_FIELDS: tuple[str, ...] = ("requests", "limits")
+"""Container `resources` maps that are checked; a GPU key in either counts."""
+OPERATIONS: tuple[str, ...] = ("CREATE", "UPDATE")
+"""Admission operations the control applies to."""
+
+KYVERNO_RULE_NAME = "gpu-requires-kueue-queue"
+MESSAGE = (
+    f"SR2: a Pod or workload requesting {' or '.join(GPU_RESOURCE_NAMES)} or "
+    f"{' or '.join(p + '*' for p in GPU_RESOURCE_PREFIXES)} (in any container, init or ephemeral container, "
+    f"requests or limits) in a managed namespace must carry the label {QUEUE_NAME_LABEL} with a non-empty "
+    "value on the object and on every pod template, so that Kueue queues it"
+)
+"""Shown to the user on denial; one line (Kyverno and the API server reject multi-line messages)."""
+
+Path = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PodTemplateSite:
+    """Where an object keeps pods: an object with `metadata` and a PodSpec under `spec`."""
+
+    path: Path
+    """Field path from the object root; `()` is the object itself (a Pod)."""
+    optional: bool = False
+    """True when the template may be absent (LWS `leaderTemplate`: absent means the workers lead)."""
+
+
+@dataclass(frozen=True)
+class WorkloadKind:
+    """A kind SR2 admits or denies, with where its pod specs and queue labels live."""
+
+    group: str
+    """API group; `""` for the core group."""
+    version: str
+    kind: str
+    resource: str
+    """Plural resource name, as admission rules and VAP `resourceRules` spell it."""
+    templates: tuple[PodTemplateSite, ...]
+    intermediate_metadata: tuple[Path, ...] = ()
+    """Paths to objects between the root and the pod templates whose `metadata.labels` must also
+    carry the queue label (CronJob: `spec.jobTemplate`, whose labels the created Job inherits)."""
+    subresources: tuple[str, ...] = ()
+    """Subresources whose requests carry the full object and are matched too."""
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def pod_spec_paths(self) -> tuple[Path, ...]:
+        """Paths from the object root to each PodSpec."""
+        return tuple(t.path + ("spec",) for t in self.templates)
+
+    @property
+    def kyverno_kinds(self) -> tuple[str, ...]:
+        """Kyverno kind selectors (`group/version/Kind[/subresource]`; `v1/Pod` for the core group)."""
+        base = f"{self.api_version}/{self.kind}"
+        return (base,) + tuple(f"{base}/{sub}" for sub in self.subresources)
+
+    @property
+    def vap_resources(self) -> tuple[str, ...]:
+        return (self.resource,) + tuple(f"{self.resource}/{sub}" for sub in self.subresources)
+
+
+POD = WorkloadKind("", "v1", "Pod", "pods", (PodTemplateSite(()),), subresources=("ephemeralcontainers",))
+DEPLOYMENT = WorkloadKind("apps", "v1", "Deployment", "deployments", (PodTemplateSite(("spec", "template")),))
+STATEFULSET = WorkloadKind("apps", "v1", "StatefulSet", "statefulsets", (PodTemplateSite(("spec", "template")),))
+JOB = WorkloadKind("batch", "v1", "Job", "jobs", (PodTemplateSite(("spec", "template")),))
+CRONJOB = WorkloadKind(
+    "batch", "v1", "CronJob", "cronjobs",
+    (PodTemplateSite(("spec", "jobTemplate", "spec", "template")),),
+    intermediate_metadata=(("spec", "jobTemplate"),),
+)
+LEADERWORKERSET = WorkloadKind(
+    "leaderworkerset.x-k8s.io", "v1", "LeaderWorkerSet", "leaderworkersets",
+    (
+        PodTemplateSite(("spec", "leaderWorkerTemplate", "leaderTemplate"), optional=True),
+        PodTemplateSite(("spec", "leaderWorkerTemplate", "workerTemplate")),
+    ),
+)
+WORKLOAD_KINDS: tuple[WorkloadKind, ...] = (POD, DEPLOYMENT, STATEFULSET, JOB, CRONJOB, LEADERWORKERSET)
+"""Every kind SR2 matches, in rendering order."""
+
+POD_SPEC_PATHS: dict[str, tuple[Path, ...]] = {k.kind: k.pod_spec_paths for k in WORKLOAD_KINDS}
+"""Kind -> field paths of its PodSpecs (LWS: leader first; it may be absent)."""
+
+
+@dataclass(frozen=True)
+class Sr2Cel:
+    """The one CEL text both renderings carry: named variables (in order) and one validation."""
+
+    variables: tuple[tuple[str, str], ...]
+    """(name, expression) pairs; later ones read earlier ones as `variables.<name>`."""
+    expression: str
+    """True admits, false denies (or reports, in Audit)."""
+    message: str
+    exempt_namespaces: tuple[str, ...]
+    """Sorted: SYSTEM_NAMESPACES plus the caller's exemptions."""
+
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def exempt_namespace_list(exempt_namespaces: Iterable[str]) -> tuple[str, ...]:
+    """SYSTEM_NAMESPACES plus `exempt_namespaces`, de-duplicated and sorted (a stable rendering)."""
+    return tuple(sorted(set(SYSTEM_NAMESPACES) | set(exempt_namespaces)))
+
+
+def _check_inputs(name: str | None, exempt_namespaces: Sequence[str], *, suffix_len: int = 0) -> None:
+    """Collect every input problem and raise one ValueError (what, got, allowed)."""
+    problems: list[str] = []
+    if name is not None and not (len(name) + suffix_len <= 253 and _DNS_SUBDOMAIN.match(name)):
+        problems.append(f"name {name!r}: must be a DNS subdomain (lowercase letters, digits, '-', '.') of at most "
+                        f"{253 - suffix_len} characters")
+    if isinstance(exempt_namespaces, str):
+        problems.append(f"exempt_namespaces {exempt_namespaces!r}: must be a tuple of namespace names, not one string")
+    else:
+        for ns in exempt_namespaces:
+            if not (isinstance(ns, str) and len(ns) <= 63 and _DNS_LABEL.match(ns)):
+                problems.append(f"exempt namespace {ns!r}: must be a DNS label (lowercase letters, digits, '-'; "
+                                "at most 63 characters)")
+    if problems:
+        raise ValueError("SR2 rendering inputs are invalid: " + "; ".join(problems))
+
+
+# ---- CEL text ---------------------------------------------------------------------------------------
+
+
+def _lit(value: str) -> str:
+    """A CEL single-quoted string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _list_lit(values: Iterable[str]) -> str:
+    return "[" + ", ".join(_lit(v) for v in values) + "]"
+
+
+def _field(path: Path) -> str:
+    return ".".join(("object",) + path)
+
+
+def _present(path: Path) -> str:
+    """`has(object.a) && has(object.a.b) && ...`: every field on `path` exists (so reading it cannot fail)."""
+    return " && ".join(f"has({_field(path[: i + 1])})" for i in range(len(path)))
+
+
+def _or_empty(path: Path, fallback: str) -> str:
+    """`object.<path>` when every field on it exists, else `fallback`."""
+    return f"({_present(path)} ? {_field(path)} : {fallback})"
+
+
+def _pod_specs_for(kind: WorkloadKind) -> str:
+    parts = []
+    for site in kind.templates:
+        spec = site.path + ("spec",)
+        parts.append(f"({_present(spec)} ? [{_field(spec)}] : [])")
+    return " + ".join(parts)
+
+
+def _queue_metadata_for(kind: WorkloadKind) -> str:
+    """The metadata objects that must carry the queue label; `{}` stands for absent metadata."""
+    required = [("metadata",)] + [p + ("metadata",) for p in kind.intermediate_metadata]
+    required += [t.path + ("metadata",) for t in kind.templates if not t.optional and t.path]
+    parts = ["[" + ", ".join(_or_empty(p, "{}") for p in required) + "]"]
+    for t in kind.templates:
+        if t.optional:
+            parts.append(f"({_present(t.path)} ? [{_or_empty(t.path + ('metadata',), '{}')}] : [])")
+    return " + ".join(parts)
+
+
+def _dispatch(render) -> str:
+    """`object.kind == 'A' ? render(A) : object.kind in ['B', 'C'] ? render(B) : ... : []`.
+
+    Kinds whose rendering is identical share one branch. Unmatched kinds yield `[]`: the policies'
+    match blocks never send them here.
+    """
+    branches: list[tuple[list[str], str]] = []
+    for kind in WORKLOAD_KINDS:
+        text = render(kind)
+        for names, existing in branches:
+            if existing == text:
+                names.append(kind.kind)
+                break
+        else:
+            branches.append(([kind.kind], text))
+    out = "[]"
+    for names, text in reversed(branches):
+        test = f"object.kind == {_lit(names[0])}" if len(names) == 1 else f"object.kind in {_list_lit(names)}"
+        out = f"{test} ? {text} :\n{out}"
+    return out
+
+
+def _is_gpu_key(var: str) -> str:
+    exact = (f"{var} == {_lit(GPU_RESOURCE_NAMES[0])}" if len(GPU_RESOURCE_NAMES) == 1
+             else f"{var} in {_list_lit(GPU_RESOURCE_NAMES)}")
+    prefixes = [f"{var}.startsWith({_lit(p)})" for p in GPU_RESOURCE_PREFIXES]
+    return " || ".join([exact, *prefixes])
+
+
+def _container_requests_gpu(c: str) -> str:
+    maps = [f"(has({c}.resources.{f}) && {c}.resources.{f}.exists(r, {_is_gpu_key('r')}))" for f in RESOURCE_FIELDS]
+    return f"has({c}.resources) && (" + " || ".join(maps) + ")"
+
+
+def sr2_cel(exempt_namespaces: Sequence[str]) -> Sr2Cel:
+    """Build the SR2 CEL text from this module's constants (the only place it is written).
+
+    `exempt_namespaces`: namespaces exempt in addition to SYSTEM_NAMESPACES; names only.
+    """
+    _check_inputs(None, exempt_namespaces)
+    exempt = exempt_namespace_list(exempt_namespaces)
+    q = _lit(QUEUE_NAME_LABEL)
+    all_containers = " +\n   ".join(f"(has(spec.{lst}) ? spec.{lst} : [])" for lst in CONTAINER_LISTS)
+    variables = (
+        ("podSpecs", _dispatch(_pod_specs_for)),
+        ("requestsGpu",
+         f"variables.podSpecs.exists(spec,\n  ({all_containers})\n  .exists(c, {_container_requests_gpu('c')}))"),
+        ("queueMetadata", _dispatch(_queue_metadata_for)),
+        ("queueLabelled", f"variables.queueMetadata.all(m, has(m.labels) && {q} in m.labels && m.labels[{q}] != '')"),
+        ("namespaceName", "has(object.metadata) && has(object.metadata.namespace) ? object.metadata.namespace : ''"),
+        ("managedNamespace", f"!(variables.namespaceName in {_list_lit(exempt)})"),
+    )
+    expression = "!variables.managedNamespace || !variables.requestsGpu || variables.queueLabelled"
+    return Sr2Cel(variables=variables, expression=expression, message=MESSAGE, exempt_namespaces=exempt)
+
+
+# ---- renderings -------------------------------------------------------------------------------------
+
+
+def _common_labels() -> dict[str, str]:
+    return {labels.PART_OF: "llm-platform", labels.MANAGED_BY: "pulumi", f"{labels.PREFIX}/control": "sr2"}
+
+
+def kyverno_cluster_policy(name: str, *, enforce: bool, exempt_namespaces: tuple[str, ...]) -> dict:
+    """The SR2 Kyverno `kyverno.io/v1` ClusterPolicy (validated against the Kyverno v1.19 CRD schema).
+
+    `enforce`: True blocks violating requests (`validate.failureAction: Enforce`); False admits them
+    and records a PolicyReport entry (`Audit`). The deprecated `spec.validationFailureAction` and
+    `spec.failurePolicy` are not used. `allowExistingViolations: false`, so an UPDATE of a workload
+    that already violated (e.g. created while the tier audited) is blocked too. `background: true`
+    reports objects that predate the policy. Autogen is off: the rule already matches the
+    workload kinds and reads their templates itself. Exempt namespaces are excluded by name in the
+    rule's `exclude` block and again inside the CEL.
+    """
+    _check_inputs(name, exempt_namespaces)
+    cel = sr2_cel(exempt_namespaces)
+    kinds = [k for kind in WORKLOAD_KINDS for k in kind.kyverno_kinds]
+    return {
+        "apiVersion": "kyverno.io/v1",
+        "kind": "ClusterPolicy",
+        "metadata": {
+            "name": name,
+            "labels": _common_labels(),
+            "annotations": {
+                "pod-policies.kyverno.io/autogen-controllers": "none",
+                "policies.kyverno.io/title": "SR2: GPU requests must be queued by Kueue",
+                "policies.kyverno.io/category": "llm-platform",
+                "policies.kyverno.io/severity": "high",
+                "policies.kyverno.io/subject": ", ".join(k.kind for k in WORKLOAD_KINDS),
+                "policies.kyverno.io/description": MESSAGE,
+            },
+        },
+        "spec": {
+            "admission": True,
+            "background": True,
+            "webhookConfiguration": {"failurePolicy": "Fail", "timeoutSeconds": 10},
+            "rules": [
+                {
+                    "name": KYVERNO_RULE_NAME,
+                    "match": {"any": [{"resources": {"kinds": kinds, "operations": list(OPERATIONS)}}]},
+                    "exclude": {"any": [{"resources": {"namespaces": list(cel.exempt_namespaces)}}]},
+                    "validate": {
+                        "failureAction": "Enforce" if enforce else "Audit",
+                        "allowExistingViolations": False,
+                        "cel": {
+                            "variables": [{"name": n, "expression": e} for n, e in cel.variables],
+                            "expressions": [
+                                {"expression": cel.expression, "message": cel.message, "reason": "Forbidden"}
+                            ],
+                        },
+                    },
+                }
+            ],
+        },
+    }
+
+
+def binding_name(name: str) -> str:
+    """The ValidatingAdmissionPolicyBinding's name for policy `name`."""
+    return f"{name}-binding"
+
+
+def validating_admission_policy(
+    name: str, *, enforce: bool, exempt_namespaces: tuple[str, ...]
+) -> tuple[dict, dict]:
+    """The SR2 native ValidatingAdmissionPolicy and its binding, `(policy, binding)`.
+
+    `enforce`: True binds with `validationActions: [Deny]`; False with `[Audit]` (audit-log
+    annotations, nothing blocked). `failurePolicy: Fail`: an expression error denies. Exempt
+    namespaces are excluded by `kubernetes.io/metadata.name NotIn [...]` in `matchConstraints`
+    (so the policy never runs there) and again inside the CEL. `matchPolicy: Equivalent` also
+    catches requests made through another served version of a matched resource.
+    """
+    _check_inputs(name, exempt_namespaces, suffix_len=len(binding_name("")))
+    cel = sr2_cel(exempt_namespaces)
+    rules: dict[tuple[str, str], list[str]] = {}
+    for kind in WORKLOAD_KINDS:
+        rules.setdefault((kind.group, kind.version), []).extend(kind.vap_resources)
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": name, "labels": _common_labels()},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "matchPolicy": "Equivalent",
+                "namespaceSelector": {
+                    "matchExpressions": [
+                        {"key": NAMESPACE_NAME_LABEL, "operator": "NotIn", "values": list(cel.exempt_namespaces)}
+                    ]
+                },
+                "resourceRules": [
+                    {
+                        "apiGroups": [group],
+                        "apiVersions": [version],
+                        "operations": list(OPERATIONS),
+                        "resources": resources,
+                        "scope": "Namespaced",
+                    }
+                    for (group, version), resources in rules.items()
+                ],
+            },
+            "variables": [{"name": n, "expression": e} for n, e in cel.variables],
+            "validations": [{"expression": cel.expression, "message": cel.message, "reason": "Forbidden"}],
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": binding_name(name), "labels": _common_labels()},
+        "spec": {"policyName": name, "validationActions": ["Deny"] if enforce else ["Audit"]},
+    }
+    return policy, binding

@@ -1,0 +1,1 @@
+"""Proofs: rendered controls evaluated by real third-party engines against independent statements of the rules."""

@@ -1,0 +1,1 @@
+"""Tests of the rendered admission controls (llmplatform.controls)."""

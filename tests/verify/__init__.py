@@ -1,0 +1,1 @@
+"""Tests of the proofs (llmplatform.verify): clean renderings pass, planted violations fail by name."""
