@@ -65,6 +65,34 @@ def plan(
     )
 
 
+@app.command()
+def verify(
+    stack: str = typer.Argument(..., help="Stack whose plan (build/<stack>) to verify."),
+    project_dir: Path = typer.Option(Path.cwd(), "--project-dir", "-C", help="Folder with Pulumi.yaml."),
+    build_dir: Path | None = typer.Option(None, help="Plan output folder (default: <project>/build/<stack>)."),
+    checkov: bool = typer.Option(True, help="Run checkov (slow; needs .venv-checkov, see Makefile.checkov)."),
+) -> None:
+    """Prove SR1-SR3 and manifest validity on what `llmp plan` rendered; exit 1 if any proof fails.
+
+    Writes build/<stack>/verify.json and report.md (with the connectivity matrix picture).
+    """
+    from llmplatform.verify.report import print_report, write_report
+    from llmplatform.verify.run import verify_stack
+
+    root = find_project_dir(project_dir.resolve())
+    out_dir = build_dir or root / "build" / stack
+    try:
+        report = verify_stack(root, stack, build_dir=out_dir, checkov=checkov)
+    except FileNotFoundError as exc:
+        err_console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(3) from None
+    print_report(report, console)
+    json_path, md_path = write_report(report, out_dir)
+    console.print(f"{'[green]verified[/]' if report.passed else '[red]verification failed[/]'}: {json_path}, {md_path}")
+    if not report.passed:
+        raise typer.Exit(1)
+
+
 def main() -> None:  # console-script entry point
     sys.exit(app())
 

@@ -27,13 +27,26 @@ def scrub(value: Any) -> Any:
     """Replace secrets with a placeholder, integral floats with ints, and drop Pulumi-internal keys."""
     if isinstance(value, dict):
         if value.get(SECRET_SIG) == SECRET_VALUE_SIG:
-            return SECRET_PLACEHOLDER
+            return _redact(value.get("value"))
         return {k: scrub(v) for k, v in value.items() if not k.startswith("__")}
     if isinstance(value, list):
         return [scrub(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _redact(value: Any) -> Any:
+    """Secret values become "[secret]"; the shape around them (a Secret's keys) stays, so manifests still
+    validate and a reader sees which keys exist. Keys are names, never secret material."""
+    if isinstance(value, dict):
+        inner = value.get("value") if value.get(SECRET_SIG) == SECRET_VALUE_SIG else value
+        if inner is not value:
+            return _redact(inner)
+        return {k: _redact(v) for k, v in value.items() if not k.startswith("__")}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return SECRET_PLACEHOLDER
 
 
 def short_urn(urn: str) -> str:

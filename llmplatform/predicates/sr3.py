@@ -42,3 +42,55 @@ def sr3_violations(facts: BudgetFacts, *, fail_closed_required: bool) -> list[st
         out.append(f"{facts.gateway_replicas} gateway replicas without Redis: each replica counts spend alone "
                    "and a concurrent burst overspends the budget")
     return out
+
+
+LITELLM_CONFIG_KEY = "config.yaml"
+
+
+def litellm_config_from_objects(objects: list[dict]) -> dict | None:
+    """LiteLLM's proxy config as rendered: the `config.yaml` of the ConfigMap LiteLLM mounts, parsed."""
+    import yaml
+
+    for obj in objects:
+        if obj.get("kind") == "ConfigMap":
+            text = (obj.get("data") or {}).get(LITELLM_CONFIG_KEY)
+            if text and "general_settings" in text:
+                parsed = yaml.safe_load(text)
+                if isinstance(parsed, dict) and "model_list" in parsed:
+                    return parsed
+    return None
+
+
+def facts_from_objects(objects: list[dict], *, tenant_gateway_role: str, budget_cache_role: str) -> BudgetFacts | None:
+    """Read SR3's facts back from rendered Kubernetes objects (manifests or plan inputs).
+
+    None when no LiteLLM config is rendered. Redis counts as wired only when LiteLLM's config points
+    budget/spend coordination at it *and* a pod with the budget-cache role exists.
+    """
+    config = litellm_config_from_objects(objects)
+    if config is None:
+        return None
+    general = config.get("general_settings") or {}
+    litellm = config.get("litellm_settings") or {}
+
+    def pod_role(obj: dict) -> str | None:
+        template = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
+        return (template.get("labels") or {}).get("llmplatform.io/role")
+
+    workloads = [o for o in objects if o.get("kind") in ("Deployment", "StatefulSet")]
+    gateways = [o for o in workloads if pod_role(o) == tenant_gateway_role]
+    replicas = sum(int((o.get("spec") or {}).get("replicas", 1)) for o in gateways)
+    cache_pods = any(pod_role(o) == budget_cache_role for o in workloads)
+    coordination = bool(general.get("coordination_redis")) or bool(general.get("use_redis_transaction_buffer"))
+    cache_is_redis = (litellm.get("cache_params") or {}).get("type") == "redis"
+    clusters = [o for o in objects if o.get("kind") == "Cluster" and str(o.get("apiVersion", "")).startswith(
+        "postgresql.cnpg.io/")]
+    instances = min((int((c.get("spec") or {}).get("instances", 1)) for c in clusters), default=0)
+    return BudgetFacts(
+        allow_requests_on_db_unavailable=bool(general.get("allow_requests_on_db_unavailable", False)),
+        fail_closed_budget_enforcement=bool(general.get("fail_closed_budget_enforcement", False)),
+        postgres_instances=instances,
+        gateway_replicas=replicas,
+        redis_wired=cache_pods and coordination and cache_is_redis,
+        key_cache_ttl_seconds=int(general.get("user_api_key_cache_ttl", 60)),
+    )

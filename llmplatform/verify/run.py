@@ -1,0 +1,176 @@
+"""`llmp verify <stack>`: run every proof on what `llmp plan` rendered and collect one result.
+
+Each proof uses an engine we did not write (network-config-analyzer, cel-expr-python and cel-python,
+jsonschema with the upstream CRD schemas, kubernetes-validate, checkov) on the rendered objects,
+and compares them with statements written from the label and port contracts, not from the rendering.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llmplatform import labels
+from llmplatform.controls.exemptions import sr2_exempt_namespaces
+from llmplatform.plan.leaks import mock_secrets_for, scan_for_leaks
+from llmplatform.plan.render import load_manifests
+from llmplatform.predicates.sr3 import facts_from_objects, sr3_violations
+
+PASS, FAIL, DORMANT = "pass", "fail", "dormant"
+LIVE_RESULTS = Path("build") / "live" / "sr3-live.json"
+"""Written by the live TenantGateway tests (tests/live); referenced by the SR3 section of the report."""
+
+
+@dataclass
+class Proof:
+    name: str
+    title: str
+    status: str
+    summary: str
+    problems: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class VerifyReport:
+    stack: str
+    profile: str
+    trust_tier: str
+    proofs: list[Proof]
+
+    @property
+    def passed(self) -> bool:
+        return all(p.status != FAIL for p in self.proofs)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack, "profile": self.profile, "trustTier": self.trust_tier, "passed": self.passed,
+            "proofs": [{"name": p.name, "title": p.title, "status": p.status, "summary": p.summary,
+                        "problems": p.problems, "data": p.data, "seconds": round(p.seconds, 2)} for p in self.proofs],
+        }
+
+
+def _timed(fn, *args, **kwargs) -> Proof:
+    start = time.perf_counter()
+    proof = fn(*args, **kwargs)
+    proof.seconds = time.perf_counter() - start
+    return proof
+
+
+def prove_network(objects: list[dict[str, Any]], trust_tier: str, out_dir: Path) -> Proof:
+    from llmplatform.verify.matrix import connectivity_matrix, render_png
+    from llmplatform.verify.sr1 import prove_sr1
+
+    matrix = connectivity_matrix(objects)
+    png = render_png(matrix, out_dir / "connectivity.png", f"Who can connect to which platform service ({trust_tier})")
+    data: dict[str, Any] = {"matrix": str(png.name),
+                            "allowed": sorted(f"{s} -> {d}: {c}" for (s, d), c in matrix.cells.items())}
+    if trust_tier == "trusted":
+        return Proof("sr1", "SR1 network path (network-config-analyzer)", DORMANT,
+                     "dormant on the trusted tier: no NetworkPolicies are applied, so nothing is proved", data=data)
+    result = prove_sr1(objects)
+    problems = [f"{q.kind} query {q.name} failed: {q.description}\n{q.detail}" for q in result.queries if not q.passed]
+    problems += [f"analyzer warning treated as failure: {w}" for w in result.warnings]
+    data.update(queries=[{"name": q.name, "kind": q.kind, "passed": q.passed, "description": q.description}
+                         for q in result.queries],
+                probePods=result.probe_pods, namespaces=result.namespaces, engine=f"nca {result.nca_version}")
+    summary = (f"{sum(q.passed for q in result.queries)}/{len(result.queries)} queries hold over "
+               f"{result.probe_pods} probe pods in {result.namespaces} namespaces (nca {result.nca_version})")
+    return Proof("sr1", "SR1 network path (network-config-analyzer)", FAIL if problems else PASS, summary, problems, data)
+
+
+def prove_admission(objects: list[dict[str, Any]], trust_tier: str, extra_exempt: tuple[str, ...]) -> Proof:
+    from llmplatform.verify.sr2 import prove_sr2
+
+    title = "SR2 GPU admission (cel-expr-python, cel-python)"
+    policies = [o for o in objects if o.get("kind") == "ClusterPolicy"]
+    vaps = [o for o in objects if o.get("kind") == "ValidatingAdmissionPolicy"
+            and "nvidia.com" in json.dumps(o.get("spec", {}))]
+    bindings = [o for o in objects if o.get("kind") == "ValidatingAdmissionPolicyBinding"
+                and any(o.get("spec", {}).get("policyName") == v["metadata"]["name"] for v in vaps)]
+    missing = [what for what, found in (("Kyverno ClusterPolicy", policies), ("ValidatingAdmissionPolicy", vaps),
+                                        ("ValidatingAdmissionPolicyBinding", bindings)) if len(found) != 1]
+    if missing:
+        return Proof("sr2", title, FAIL, f"expected exactly one of each rendered SR2 object; not found: {missing}",
+                     [f"missing or ambiguous: {m}" for m in missing])
+    gpu_workloads = [o for o in objects if o.get("kind") in ("Deployment", "StatefulSet", "Job", "CronJob", "Pod",
+                                                             "LeaderWorkerSet")]
+    proof = prove_sr2(policies[0], vaps[0], bindings[0], enforce=trust_tier != "trusted",
+                      exempt_namespaces=sr2_exempt_namespaces(extra_exempt), extra_objects=gpu_workloads)
+    problems = [f"{m}" for m in proof.mismatches] + list(proof.structural_problems)
+    problems += [f"the platform's own {e} would be denied" for e in proof.extras_flagged]
+    data = {"shapes": proof.shapes, "violatingShapes": proof.violating_shapes, "celPythonShapes": proof.cel_python_shapes,
+            "evaluations": proof.evaluations, "engines": dict(proof.engine_versions),
+            "evalsPerSecond": round(proof.evals_per_second), "platformWorkloadsChecked": len(gpu_workloads),
+            "mode": "enforce" if trust_tier != "trusted" else "audit"}
+    return Proof("sr2", title, PASS if proof.ok else FAIL, proof.summary().splitlines()[0], problems, data)
+
+
+def prove_budgets(objects: list[dict[str, Any]], profile: str, project_dir: Path) -> Proof:
+    title = "SR3 budgets fail closed"
+    facts = facts_from_objects(objects, tenant_gateway_role=labels.ROLE_TENANT_GATEWAY,
+                               budget_cache_role=labels.ROLE_BUDGET_CACHE)
+    if facts is None:
+        return Proof("sr3", title, FAIL, "no LiteLLM config found in the manifests", ["LiteLLM config not rendered"])
+    problems = sr3_violations(facts, fail_closed_required=profile == "prod")
+    data: dict[str, Any] = {"facts": facts.__dict__}
+    live = project_dir / LIVE_RESULTS
+    if live.exists():
+        data["live"] = json.loads(live.read_text())
+    summary = ("prod fails closed: " if profile == "prod" else "dev fails open (documented): ") + (
+        f"allow_requests_on_db_unavailable={facts.allow_requests_on_db_unavailable}, "
+        f"fail_closed_budget_enforcement={facts.fail_closed_budget_enforcement}, "
+        f"{facts.postgres_instances} Postgres instance(s), {facts.gateway_replicas} LiteLLM replica(s), "
+        f"Redis {'wired' if facts.redis_wired else 'absent'}, key cache TTL {facts.key_cache_ttl_seconds}s")
+    return Proof("sr3", title, FAIL if problems else PASS, summary, problems, data)
+
+
+def prove_validity(build_dir: Path, *, checkov: bool) -> Proof:
+    from llmplatform.validate.manifests import validate_all
+
+    report = validate_all(build_dir / "manifests")
+    problems = [str(f) for f in report.findings]
+    data: dict[str, Any] = {"objects": len(report.objects), "builtin": report.builtin_count,
+                            "custom": report.custom_count, "kubernetesVersion": report.kubernetes_version}
+    summary = report.summary()
+    if checkov:
+        from llmplatform.validate import checkov_scan
+
+        scan = checkov_scan.scan_manifests(build_dir / "manifests")
+        problems += [f"checkov: {f}" for f in scan.failed]
+        data["checkov"] = {"passed": scan.passed_count, "failed": len(scan.failed),
+                           "skipped": [f"{s.check_id} on {s.resource}: {s.reason}" for s in scan.skipped],
+                           "version": scan.version}
+        summary += f"; checkov {scan.version}: {scan.passed_count} passed, {len(scan.failed)} failed, " \
+                   f"{len(scan.skipped)} skipped with documented reasons"
+    secrets = mock_secrets_for(build_dir / "plan.json")
+    leaks = scan_for_leaks(build_dir, secrets)
+    problems += [f"secret {label} appears in {path}" for path, label in leaks]
+    data["secretScan"] = {"secretsKnown": len(secrets), "leaks": len(leaks)}
+    summary += f"; no secret leaked ({len(secrets)} mocked secret values scanned)" if not leaks else \
+        f"; {len(leaks)} secret leak(s)"
+    return Proof("validity", "Manifest validity and secret scan", FAIL if problems else PASS, summary, problems, data)
+
+
+def verify_stack(project_dir: Path, stack: str, *, build_dir: Path | None = None, checkov: bool = True) -> VerifyReport:
+    """Run every proof on `build/<stack>` (run `llmp plan <stack>` first)."""
+    build_dir = build_dir or project_dir / "build" / stack
+    plan_path = build_dir / "plan.json"
+    if not plan_path.exists():
+        raise FileNotFoundError(f"{plan_path} not found: run `llmp plan {stack}` first")
+    plan = json.loads(plan_path.read_text())
+    profile = plan["outputs"].get("profile", "dev")
+    tier = plan["outputs"].get("trustTier", "trusted")
+    extra_exempt = tuple(plan["outputs"].get("sr2ExtraExemptNamespaces") or ())
+    objects = load_manifests(build_dir / "manifests")
+    proofs = [
+        _timed(prove_network, objects, tier, build_dir),
+        _timed(prove_admission, objects, tier, extra_exempt),
+        _timed(prove_budgets, objects, profile, project_dir),
+        _timed(prove_validity, build_dir, checkov=checkov),
+    ]
+    return VerifyReport(stack=stack, profile=profile, trust_tier=tier, proofs=proofs)
