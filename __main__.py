@@ -31,9 +31,77 @@ namespaces = PlatformNamespaces(
 )
 
 # --- serving (ServingStack) ---
+from components.serving_stack import ServingStack, ServingStackArgs  # noqa: E402 - imports stay in this block
+from llmplatform.config import PrefixCacheMode, Profile  # noqa: E402
+from llmplatform.config.pulumi_source import read_secret  # noqa: E402
+
+serving = ServingStack(
+    "serving",
+    ServingStackArgs(
+        models=cfg.models,
+        tenants=cfg.tenants,
+        capabilities=substrate.capabilities,
+        gpu_capacity=cfg.gpu_pool.capacity,
+        namespaces=namespaces,
+        hf_token=read_secret("hf_token"),
+        prefix_caching=cfg.prefix_cache != PrefixCacheMode.OFF,
+        high_availability=cfg.profile == Profile.PROD,
+    ),
+    opts=k8s_opts,
+)
+pulumi.export("inferenceGatewayUrl", serving.gateway_url)
+pulumi.export("servedModels", serving.served_names)
 # --- end serving ---
 
 # --- tenant gateway (TenantGateway) ---
+import pulumi_gcp as gcp  # noqa: E402 - imports of this block stay inside its markers
+
+from components.tenant_gateway import TenantGateway, TenantGatewayArgs  # noqa: E402
+from llmplatform import naming  # noqa: E402
+
+tgw_backup_sa_email = None
+if cfg.tenant_gateway.backup_bucket and isinstance(cfg.substrate, GkeSubstrate):
+    # CNPG's instances (ServiceAccount `budget-db`) write base backups and WAL as this GCP account.
+    tgw_backup_sa = gcp.serviceaccount.Account(
+        "tenant-gateway-backup-sa",
+        account_id=naming.gcp_service_account_id(stack, "budget-backup"),
+        project=cfg.substrate.project,
+        display_name=f"llm-platform {stack} budget database backups",
+    )
+    gcp.serviceaccount.IAMMember(
+        "tenant-gateway-backup-wi",
+        service_account_id=tgw_backup_sa.id,
+        role="roles/iam.workloadIdentityUser",
+        member=f"serviceAccount:{cfg.substrate.project}.svc.id.goog[{naming.NS_TENANT_GATEWAY}/budget-db]",
+    )
+    gcp.storage.BucketIAMMember(
+        "tenant-gateway-backup-bucket",
+        bucket=cfg.tenant_gateway.backup_bucket.removeprefix("gs://").split("/")[0],
+        role="roles/storage.objectAdmin",
+        member=pulumi.Output.concat("serviceAccount:", tgw_backup_sa.email),
+    )
+    tgw_backup_sa_email = tgw_backup_sa.email
+
+tenant_gateway = TenantGateway(
+    "tenant-gateway",
+    TenantGatewayArgs(
+        models=cfg.models,
+        tenants=cfg.tenants,
+        gateway=cfg.tenant_gateway,
+        fail_closed=cfg.fail_closed,
+        prefix_cache=cfg.prefix_cache,
+        gateway_url=serving.gateway_url,
+        model_api_key=serving.model_api_key,
+        served_names=serving.served_names,
+        model_headers=serving.model_headers,
+        namespace=namespaces.tenant_gateway.metadata.name,
+        operator_namespace=namespaces.platform[naming.NS_CNPG].metadata.name,
+        key_namespaces={t: ns.metadata.name for t, ns in namespaces.tenants.items()},
+        backup_gcp_service_account=tgw_backup_sa_email,
+    ),
+    opts=k8s_opts,
+)
+pulumi.export("tenantGatewayUrl", tenant_gateway.service_url)
 # --- end tenant gateway ---
 
 # --- governance (GovernancePack) ---

@@ -1,0 +1,170 @@
+"""Pinned Helm charts of the serving layer and the values they are installed with (pure functions).
+
+Every chart is a `helm.v3.Release` with an exact version (never `helm.v3.Chart`, whose expansion the
+offline plan cannot see). Versions match the CRD schemas in shared/crd-schemas (Kueue v0.19.2,
+KEDA v2.20.2) so that what the plan validates is what the cluster serves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from llmplatform import labels, naming, ports
+from llmplatform.serving import names
+
+
+@dataclass(frozen=True)
+class ChartPin:
+    """One chart at one version. `repo` is None for OCI charts, whose `chart` is the full reference."""
+
+    release: str
+    chart: str
+    version: str
+    repo: str | None
+
+
+KUEUE = ChartPin("kueue", "oci://registry.k8s.io/kueue/charts/kueue", "0.19.2", None)
+"""Kueue v0.19.2 (chart README: `helm install kueue oci://registry.k8s.io/kueue/charts/kueue --version=0.19.2`)."""
+KEDA = ChartPin("keda", "keda", "2.20.2", "https://kedacore.github.io/charts")
+"""KEDA v2.20.2 (kedacore/charts tag v2.20.2)."""
+PROMETHEUS = ChartPin("prometheus", "prometheus", "28.10.0", "https://prometheus-community.github.io/helm-charts")
+"""prometheus-community `prometheus` chart 28.10.0 (Prometheus v3.10.0)."""
+ISTIO_VERSION = "1.29.2"
+ISTIO_REPO = "https://istio-release.storage.googleapis.com/charts"
+ISTIO_BASE = ChartPin("istio-base", "base", ISTIO_VERSION, ISTIO_REPO)
+ISTIOD = ChartPin("istiod", "istiod", ISTIO_VERSION, ISTIO_REPO)
+"""Istio 1.29: Gateway API Inference Extension (InferencePool v1) support behind a pilot flag."""
+
+ALL_CHARTS = (KUEUE, KEDA, PROMETHEUS, ISTIO_BASE, ISTIOD)
+for _pin in ALL_CHARTS:
+    naming.helm_release(_pin.release)
+
+KUEUE_FRAMEWORKS = ("batch/job", "pod", "deployment", "statefulset")
+"""`pod` is required by `deployment`: Kueue admits each serving pod as its own Workload."""
+FAIR_SHARING_STRATEGIES = ("LessThanOrEqualToFinalShare", "LessThanInitialShare")
+UNQUOTED_RESOURCE_PREFIXES = ("cpu", "memory", "ephemeral-storage")
+"""Only GPUs are quota'd: CPU and memory are left to the scheduler and the node autoscaler."""
+
+
+def kueue_manager_config(managed_namespaces: Sequence[str]) -> dict[str, Any]:
+    """Kueue's Configuration (config.kueue.x-k8s.io/v1beta2).
+
+    Pod-based integrations act only in `managed_namespaces` (by the API-server-owned namespace name
+    label), so system and operator pods are never gated. Fair sharing is on across the cohort.
+    """
+    return {
+        "apiVersion": "config.kueue.x-k8s.io/v1beta2",
+        "kind": "Configuration",
+        "health": {"healthProbeBindAddress": ":8081"},
+        "metrics": {"bindAddress": ":8443"},
+        "webhook": {"port": 9443},
+        "leaderElection": {"leaderElect": True, "resourceName": "c1f6bfd2.kueue.x-k8s.io"},
+        "manageJobsWithoutQueueName": False,
+        "managedJobsNamespaceSelector": {"matchExpressions": [
+            {"key": labels.K8S_NS_NAME, "operator": "In", "values": sorted(managed_namespaces)},
+        ]},
+        "integrations": {"frameworks": list(KUEUE_FRAMEWORKS)},
+        "fairSharing": {"preemptionStrategies": list(FAIR_SHARING_STRATEGIES)},
+        "resources": {"excludeResourcePrefixes": list(UNQUOTED_RESOURCE_PREFIXES)},
+    }
+
+
+def kueue_values(managed_namespaces: Sequence[str], *, ha: bool) -> dict[str, Any]:
+    return {
+        "enablePrometheus": False,
+        "controllerManager": {
+            "replicas": 2 if ha else 1,
+            "podDisruptionBudget": {"enabled": ha, "minAvailable": 1},
+        },
+        "managerConfig": {
+            "controllerManagerConfigYaml": yaml.safe_dump(kueue_manager_config(managed_namespaces), sort_keys=False),
+        },
+    }
+
+
+def keda_values(watch_namespace: str, *, ha: bool) -> dict[str, Any]:
+    """KEDA watches only the serving namespace; HA runs a standby operator and metrics server."""
+    replicas = 2 if ha else 1
+    values: dict[str, Any] = {
+        "crds": {"install": True},
+        "watchNamespace": watch_namespace,
+        "operator": {"replicaCount": replicas},
+        "metricsServer": {"replicaCount": replicas},
+        "webhooks": {"replicaCount": replicas},
+    }
+    if ha:
+        values["podDisruptionBudget"] = {c: {"minAvailable": 1} for c in ("operator", "metricServer", "webhooks")}
+    return values
+
+
+def _pod_job(job: str, namespace: str, role: str, port: int, path: str = "/metrics") -> dict[str, Any]:
+    """Scrape pods of one platform role in one namespace; label series with the pod's model."""
+    meta = "__meta_kubernetes_pod_"
+    return {
+        "job_name": job,
+        "metrics_path": path,
+        "kubernetes_sd_configs": [{"role": "pod", "namespaces": {"names": [namespace]}}],
+        "relabel_configs": [
+            {"source_labels": [f"{meta}label_llmplatform_io_role"], "regex": role, "action": "keep"},
+            {"source_labels": [f"{meta}container_port_number"], "regex": str(port), "action": "keep"},
+            {"source_labels": [f"{meta}phase"], "regex": "Pending|Succeeded|Failed", "action": "drop"},
+            {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+            {"source_labels": [f"{meta}name"], "target_label": "pod"},
+            {"source_labels": [f"{meta}label_llmplatform_io_model"], "target_label": "model"},
+        ],
+    }
+
+
+SCRAPE_JOBS = {"model-servers": labels.ROLE_MODEL_SERVER, "endpoint-pickers": labels.ROLE_EPP,
+               "inference-gateway": labels.ROLE_GATEWAY}
+"""Prometheus job name -> the `llmplatform.io/role` it scrapes."""
+GATEWAY_METRICS_PORT = 15020
+"""Istio proxy's merged Prometheus endpoint (`/stats/prometheus`)."""
+
+
+def prometheus_scrape_configs(serving_ns: str, gateway_ns: str) -> list[dict[str, Any]]:
+    """Only the serving layer: vLLM (:8000/metrics), endpoint pickers (:9090/metrics), gateway proxies."""
+    return [
+        _pod_job("model-servers", serving_ns, labels.ROLE_MODEL_SERVER, ports.VLLM_HTTP),
+        _pod_job("endpoint-pickers", serving_ns, labels.ROLE_EPP, ports.EPP_METRICS),
+        _pod_job("inference-gateway", gateway_ns, labels.ROLE_GATEWAY, GATEWAY_METRICS_PORT, "/stats/prometheus"),
+    ]
+
+
+def prometheus_values(serving_ns: str, gateway_ns: str, *, scrape_seconds: int = 15) -> dict[str, Any]:
+    """An in-cluster Prometheus for autoscaling signals only: no alertmanager or exporters, short
+    retention on an emptyDir (signals are minutes old; losing history on restart costs nothing)."""
+    return {
+        "alertmanager": {"enabled": False},
+        "kube-state-metrics": {"enabled": False},
+        "prometheus-node-exporter": {"enabled": False},
+        "prometheus-pushgateway": {"enabled": False},
+        "server": {
+            "fullnameOverride": names.PROMETHEUS_SERVER,
+            "global": {"scrape_interval": f"{scrape_seconds}s", "evaluation_interval": f"{scrape_seconds}s"},
+            "retention": "2d",
+            "persistentVolume": {"enabled": False},
+            "podLabels": labels.standard("prometheus", "autoscaling-metrics"),
+            "service": {"servicePort": ports.PROMETHEUS_HTTP},
+        },
+        "serverFiles": {"prometheus.yml": {"scrape_configs": prometheus_scrape_configs(serving_ns, gateway_ns)}},
+    }
+
+
+def istio_base_values() -> dict[str, Any]:
+    return {"defaultRevision": "default"}
+
+
+def istiod_values() -> dict[str, Any]:
+    """istiod with the inference extension on; gateway pods it deploys meet Pod Security `restricted`."""
+    return {
+        "pilot": {"env": {
+            "PILOT_ENABLE_GATEWAY_API": "true",
+            "ENABLE_GATEWAY_API_INFERENCE_EXTENSION": "true",
+        }},
+        "gateways": {"seccompProfile": {"type": "RuntimeDefault"}},
+    }
