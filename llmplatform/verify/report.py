@@ -66,6 +66,9 @@ def write_report(report: VerifyReport, out_dir: Path) -> tuple[Path, Path]:
             lines.append("Live evidence (real LiteLLM proxy, PostgreSQL and Redis on loopback, from `make test`): "
                          + (f"`{json.dumps(live, sort_keys=True)}`" if live else
                             "not found in build/live/; run `make test` to produce it."))
+        if proof.name == "validity" and proof.data.get("uncheckedBySchema"):
+            lines += ["", "Not checked against a schema (no upstream schema stored offline):"]
+            lines += [f"- {u}" for u in proof.data["uncheckedBySchema"]]
         if proof.name == "validity" and "checkov" in proof.data:
             lines += ["", "checkov checks skipped, with the reason recorded on the object:"]
             lines += [f"- {s}" for s in proof.data["checkov"]["skipped"]] or ["- none"]
