@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test venv clean
+.PHONY: plan test test-deps venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,14 @@ venv: $(STAMP)
 plan: $(STAMP)
 	$(BIN)/llmp plan $(STACK)
 
+## test-deps: the isolated LiteLLM proxy venv (.venv-litellm) and checkov venv (.venv-checkov).
+## Best effort: where they cannot be installed the tests that need them skip (and fail under CI=true).
+test-deps: $(STAMP)
+	-$(BIN)/python -m llmplatform.testing.livestack.litellm_env
+	-$(BIN)/python -m llmplatform.validate.checkov_scan --ensure-only
+
 ## test: the whole suite (unit, component, policy, proofs, live LiteLLM/Postgres/Redis).
-test: $(STAMP)
+test: test-deps
 	$(BIN)/python -m pytest
 
 clean:

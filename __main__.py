@@ -8,7 +8,7 @@ import pulumi
 
 from components.platform_namespaces import PlatformNamespaces, PlatformNamespacesArgs
 from llmplatform.config import GkeSubstrate, TrustTier
-from llmplatform.config.pulumi_source import read_platform_config
+from llmplatform.config.pulumi_source import read_platform_config, read_secret
 from substrates.gke import build_gke
 
 cfg = read_platform_config()
@@ -18,7 +18,11 @@ stack = pulumi.get_stack()
 if isinstance(cfg.substrate, GkeSubstrate):
     substrate = build_gke("gke", stack, cfg.substrate, cfg.gpu_pool)
 else:
-    raise pulumi.RunError("substrate kind 'vast' is not wired into the program yet (issue: Vast.ai substrate)")
+    from substrates.vast.substrate import build_vast  # noqa: E402 - only Vast stacks import the Vast substrate
+
+    # `pulumi config set --secret vast_ssh_private_key < ~/.ssh/id_ed25519`; unset: the SSH agent is used.
+    substrate = build_vast("vast", stack, cfg.substrate,
+                           ssh_private_key=read_secret("vast_ssh_private_key"))
 k8s_opts = pulumi.ResourceOptions(providers={"kubernetes": substrate.provider})
 
 namespaces = PlatformNamespaces(
@@ -33,7 +37,6 @@ namespaces = PlatformNamespaces(
 # --- serving (ServingStack) ---
 from components.serving_stack import ServingStack, ServingStackArgs  # noqa: E402 - imports stay in this block
 from llmplatform.config import PrefixCacheMode, Profile  # noqa: E402
-from llmplatform.config.pulumi_source import read_secret  # noqa: E402
 
 serving = ServingStack(
     "serving",

@@ -93,6 +93,50 @@ def verify(
         raise typer.Exit(1)
 
 
+@app.command("validate-multigpu")
+def validate_multigpu(
+    kubeconfig: str = typer.Option(..., help="Kubeconfig path, e.g. <(pulumi stack output kubeconfig --show-secrets)."),
+    stack: str = typer.Option("vast", help="Stack whose Pulumi.<stack>.yaml states what was deployed."),
+    project_dir: Path = typer.Option(Path.cwd(), "--project-dir", "-C", help="Folder with Pulumi.yaml."),
+    base_url: str | None = typer.Option(None, help="Inference gateway base URL (e.g. a kubectl port-forward)."),
+    model: str | None = typer.Option(None, help="Model name; default: first with min_replicas >= 2."),
+    only: list[str] | None = typer.Option(None, help="Run only these: timeslicing, fanout, rollout."),
+    requests: int = typer.Option(300, help="Fan-out: most requests to send."),
+    duration: float = typer.Option(120.0, help="Fan-out: most seconds of load."),
+    concurrency: int = typer.Option(12, help="Fan-out: requests in flight."),
+    rollout_timeout: float = typer.Option(1800.0, help="Rollout: most seconds for the restart to finish."),
+    dph_usd: float | None = typer.Option(None, help="USD per hour for the cost line (default: max_dph_usd)."),
+    out: Path | None = typer.Option(None, help="Report folder (default: <project>/build/validate-multigpu)."),
+) -> None:
+    """Prove EPP fan-out, zero-loss rolling updates and GPU time-slicing on a deployed cluster.
+
+    Writes one JSON report (machine facts, pass/fail per criterion with numbers, cost); exit 1 on failure.
+    The gateway key comes from env LLMP_VALIDATE_API_KEY, else from the model servers' Secret.
+    """
+    import os
+
+    from llmplatform.validation.loadgen import LoadSpec
+    from llmplatform.validation.rollout import RolloutTiming
+    from llmplatform.validation.run import CRITERIA, RUN_ERRORS, ValidationOptions, print_summary, run_validation
+
+    root = find_project_dir(project_dir.resolve())
+    opts = ValidationOptions(
+        kubeconfig=kubeconfig, project_dir=root, stack=stack, base_url=base_url,
+        api_key=os.environ.get("LLMP_VALIDATE_API_KEY"), model=model,
+        criteria=tuple(only or CRITERIA), dph_usd=dph_usd, out_dir=out or root / "build" / "validate-multigpu",
+        fanout_load=LoadSpec(requests=requests, duration_s=duration, concurrency=concurrency),
+        rollout_timing=RolloutTiming(timeout_s=rollout_timeout),
+    )
+    try:
+        report, path = run_validation(opts)
+    except (ConfigError, *RUN_ERRORS) as exc:
+        err_console.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+    print_summary(report, path, console)
+    if not report["passed"]:
+        raise typer.Exit(1)
+
+
 def main() -> None:  # console-script entry point
     sys.exit(app())
 

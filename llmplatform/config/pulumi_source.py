@@ -10,7 +10,7 @@ from pulumi.runtime import config as runtime_config
 
 from llmplatform.config.model import PlatformConfig, load_platform_config
 
-SECRET_KEYS = ("hf_token",)
+SECRET_KEYS = ("hf_token", "vast_ssh_private_key")
 """Config keys that hold secrets (`pulumi config set --secret`); they stay Outputs, never enter PlatformConfig."""
 
 

@@ -95,6 +95,23 @@ class PlanMocks(pulumi_mocks.Mocks):
             state["base64"] = mock_secret_value("random-b64", args.name)
         elif typ.startswith("pulumi:providers:"):
             pass
+        # --- Vast substrate (substrates/vast/cluster.py): the rented VM and the SSH commands run on it ---
+        elif typ == "pulumi-python:dynamic/llmplatform/vast:VastHost":
+            state.update(instance_id="10000001", offer_id=20000001, public_ip="203.0.113.20",
+                         ssh_host="203.0.113.20", ssh_port=22, dph_total=float(state.get("max_dph_usd", 1.0)),
+                         machine_id=30000001, host_id=40000001, geolocation="Oregon, US", reliability=0.99,
+                         gpu_ram_mb=24564.0, cpu_ram_mb=128000.0, cpu_cores_effective=16.0, cuda_max_good=12.8,
+                         driver_version="570.153.02")
+        elif typ == "command:remote:Command":
+            state.update(stderr="", stdout="")
+            if str(state.get("create", "")).endswith("-- kubeconfig"):
+                state["stdout"] = (
+                    "apiVersion: v1\nkind: Config\nclusters:\n- name: default\n  cluster:\n"
+                    "    server: https://203.0.113.20:6443\n    certificate-authority-data: TU9DSy1DQQ==\n"
+                    "contexts:\n- name: default\n  context: {cluster: default, user: default}\n"
+                    "current-context: default\nusers:\n- name: default\n  user:\n"
+                    f"    client-key-data: {mock_secret_value('kubeconfig', args.name)}\n")
+        # --- end Vast substrate ---
         return f"{args.name}-id", state
 
 

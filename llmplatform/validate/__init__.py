@@ -12,8 +12,9 @@ per YAML document. This package checks those objects without a cluster and witho
   kept out of `validate_all` for that reason.
 
 Every check returns a list of `Finding` rather than raising, so one run reports every problem. The shared
-vocabulary (the finding type, object identity, the built-in API groups) lives here so that `crd` and
-`core` agree on which objects each of them owns.
+vocabulary lives here so that `crd` and `core` agree on which objects each of them owns and report alike:
+the finding type, object identity (`kind/namespace/name`), the built-in API groups, the conversion of
+loaded YAML to what the API server receives (`plain`), and of jsonschema errors to findings.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ a custom resource checked by `crd`. Deliberately explicit: a group missing here 
 `apiregistration.k8s.io`) is treated as a custom resource and reported as "no schema" until it is added."""
 
 
-class Checker(str, enum.Enum):
+class Checker(enum.StrEnum):
     """Which check produced a finding."""
 
     MANIFEST = "manifest"

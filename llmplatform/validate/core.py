@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import jsonschema
@@ -87,13 +87,13 @@ def _schema_dir(version: str, strict: bool) -> str:
     return f"kubernetes-json-schema/v{version}-local" + ("-strict" if strict else "")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _registry(version: str, strict: bool) -> Registry:
     definitions = kv.schema_contents(f"{_schema_dir(version, strict)}/_definitions.json", version)
     return Resource.from_contents(definitions) @ Registry()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(version: str, strict: bool, filename: str) -> jsonschema.protocols.Validator | None:
     try:
         schema = kv.schema_contents(f"{_schema_dir(version, strict)}/{filename}", version)
@@ -103,7 +103,7 @@ def _validator(version: str, strict: bool, filename: str) -> jsonschema.protocol
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _meta_validator(version: str, strict: bool) -> jsonschema.protocols.Validator:
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -1,0 +1,1 @@
+"""Tests of `llmplatform.validate`: CRD and core schema checks, manifest loading, checkov."""
