@@ -108,6 +108,31 @@ pulumi.export("tenantGatewayUrl", tenant_gateway.service_url)
 # --- end tenant gateway ---
 
 # --- governance (GovernancePack) ---
+from components.governance_pack import GovernancePack, GovernancePackArgs  # noqa: E402 - imports stay in this block
+from llmplatform.controls.exemptions import sr2_exempt_namespaces  # noqa: E402
+
+governance = GovernancePack(
+    "governance",
+    GovernancePackArgs(
+        trust_tier=cfg.trust_tier,
+        profile=cfg.profile,
+        capabilities=substrate.capabilities,
+        tenants=cfg.tenants,
+        governance=cfg.governance,
+        tenant_gateway=cfg.tenant_gateway,
+        fail_closed=cfg.fail_closed,
+        litellm_service_account=tenant_gateway.service_account_name,
+        namespaces=namespaces,
+        # System, GKE-managed and controller namespaces plus `governance.extra_exempt_namespaces`.
+        sr2_exempt_namespaces=sr2_exempt_namespaces(cfg.governance.extra_exempt_namespaces),
+        # GKE private clusters: the `kubernetes` Service's endpoint is the control plane's private
+        # endpoint inside master_ipv4_cidr. Elsewhere it is not known at plan time (any address).
+        kube_api_cidrs=(cfg.substrate.master_ipv4_cidr,)
+        if isinstance(cfg.substrate, GkeSubstrate) and cfg.substrate.private_nodes else (),
+    ),
+    opts=k8s_opts,
+)
+pulumi.export("controlPlan", governance.control_plan.as_json())
 # --- end governance ---
 
 pulumi.export("kubeconfig", substrate.kubeconfig)

@@ -57,12 +57,22 @@ def plan(
     if not quiet:
         console.print(resource_tree(run))
         console.print(summary_table(run))
+    from llmplatform.policy_runner import POLICY_EXIT_CODE, has_mandatory, run_policies, write_policy_json
+
+    findings = run_policies(paths["plan"], stack)
+    write_policy_json(findings, out_dir / "policy.json", stack=stack, runner="in-process")
+    for f in findings:
+        colour = {"mandatory": "red", "advisory": "yellow"}.get(f.enforcement, "dim")
+        console.print(f"[{colour}]policy {f.enforcement}[/] {f.policy}: {f.message}", highlight=False)
     n_manifests = sum(1 for _ in paths["manifests"].glob("*.yaml"))
     console.print(
         f"[green]planned[/] {len(run.registrations)} resources for stack [bold]{stack}[/]: "
         f"{paths['plan'].relative_to(root) if paths['plan'].is_relative_to(root) else paths['plan']}, "
-        f"{n_manifests} manifest file(s) in {paths['manifests']}"
+        f"{n_manifests} manifest file(s) in {paths['manifests']}, policy.json ({len(findings)} finding(s))"
     )
+    if has_mandatory(findings):
+        err_console.print("[red]mandatory policy violations[/]: see policy.json")
+        raise typer.Exit(POLICY_EXIT_CODE)
 
 
 @app.command()

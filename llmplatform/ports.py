@@ -14,3 +14,5 @@ POSTGRES = 5432
 REDIS = 6379
 DNS = 53
 PROMETHEUS_HTTP = 9090
+GATEWAY_PROXY_METRICS = 15020
+"""Istio proxy's merged Prometheus endpoint on the gateway pods (scraped by Prometheus only)."""

@@ -200,19 +200,28 @@ def flows() -> list[Flow]:
     prometheus_peer = {"namespaceSelector": _ns(monitoring), "podSelector": {"matchLabels": PROMETHEUS_LABELS}}
     gateway_peer = {"namespaceSelector": _ns(gateway), "podSelector": _role(labels.ROLE_GATEWAY)}
     litellm_peer = {"namespaceSelector": _ns(tgw), "podSelector": _role(labels.ROLE_TENANT_GATEWAY)}
+    not_prometheus = {"namespaceSelector": _ns(monitoring), "podSelector": {"matchExpressions": [
+        {"key": k, "operator": "NotIn", "values": [v]} for k, v in PROMETHEUS_LABELS.items()]}}
     not_scraper = [
         {"namespaceSelector": _ns_not(gateway, monitoring)},
         {"namespaceSelector": _ns(gateway), "podSelector": _role_not(labels.ROLE_GATEWAY)},
-        {"namespaceSelector": _ns(monitoring), "podSelector": {"matchExpressions": [
-            {"key": k, "operator": "NotIn", "values": [v]} for k, v in PROMETHEUS_LABELS.items()]}},
+        not_prometheus,
         {"ipBlock": {"cidr": "0.0.0.0/0"}},
+    ]
+    epp_peer = {"namespaceSelector": _ns(serving), "podSelector": _role(labels.ROLE_EPP)}
+    # The endpoint picker reads each model server's /metrics on the API port: like Prometheus it may
+    # connect there and nowhere else; completions on that port still need the key only LiteLLM holds.
+    not_scraper_or_epp = [
+        {"namespaceSelector": _ns_not(gateway, monitoring, serving)},
+        {"namespaceSelector": _ns(serving), "podSelector": _role_not(labels.ROLE_EPP)},
+        *not_scraper[1:],
     ]
     out = [
         Flow("model-servers-only-from-gateway", "forbidden",
              "no pod but the inference gateway (and Prometheus, on the metrics port only) reaches a model server",
              (_policy("q-model-servers", serving, _role(labels.ROLE_MODEL_SERVER), ingress=[
-                 {"from": not_scraper},
-                 {"from": [prometheus_peer], "ports": _all_tcp_except(ports.VLLM_HTTP)},
+                 {"from": not_scraper_or_epp},
+                 {"from": [prometheus_peer, epp_peer], "ports": _all_tcp_except(ports.VLLM_HTTP)},
              ]),)),
         Flow("epp-only-from-gateway", "forbidden",
              "no pod but the inference gateway reaches the endpoint picker (Prometheus: metrics port only)",
@@ -222,8 +231,13 @@ def flows() -> list[Flow]:
              ]),)),
         Flow("gateway-only-from-litellm", "forbidden",
              "no pod but LiteLLM (its namespace AND its label) reaches the inference gateway",
-             (_policy("q-gateway", gateway, _role(labels.ROLE_GATEWAY),
-                      ingress=[{"from": _everyone_but(tgw, labels.ROLE_TENANT_GATEWAY)}]),)),
+             (_policy("q-gateway", gateway, _role(labels.ROLE_GATEWAY), ingress=[
+                 {"from": [{"namespaceSelector": _ns_not(tgw, monitoring)},
+                           {"namespaceSelector": _ns(tgw), "podSelector": _role_not(labels.ROLE_TENANT_GATEWAY)},
+                           not_prometheus, {"ipBlock": {"cidr": "0.0.0.0/0"}}]},
+                 # Prometheus scrapes the gateway proxy's own metrics port and nothing else.
+                 {"from": [prometheus_peer], "ports": _all_tcp_except(ports.GATEWAY_PROXY_METRICS)},
+             ]),)),
         Flow("budget-store-only-from-litellm", "forbidden",
              "tenants (and every other pod) cannot reach Postgres or Redis; only LiteLLM, the reconciler and "
              "the database's own instances/operator",

@@ -1,0 +1,140 @@
+"""Fixtures for live tests: the real LiteLLM proxy with real PostgreSQL and Redis on loopback.
+
+Missing system prerequisites (PostgreSQL server binaries, redis-server, Node/npm) skip these tests
+on a user's machine and fail them under CI=true (`llmplatform.testing.gates.require`). The
+LiteLLM venv, npm packages and Prisma client are installed on first use (`make live-deps` does it
+ahead of time).
+
+Fixtures:
+  postgres        session: a throwaway cluster; tests may stop()/kill() it, the proxy factory
+                  restarts it for the next proxy.
+  redis           session: a throwaway redis-server.
+  fake_backend    function: the session's OpenAI-compatible backend, requests cleared and
+                  knobs reset for each test.
+  start_proxy     function: factory `start_proxy(config, extra_files=..., env=..., database=...)`
+                  returning a started `LiteLLMProxy`; every proxy it started is stopped at the
+                  end of the test.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from llmplatform.testing.gates import require
+from llmplatform.testing.livestack import missing_prerequisites
+from llmplatform.testing.livestack.fake_backend import FakeOpenAIBackend
+from llmplatform.testing.livestack.litellm_env import LiteLLMEnvError
+from llmplatform.testing.livestack.postgres import PostgresServer
+from llmplatform.testing.livestack.prisma_wasm import PrismaSetupError
+from llmplatform.testing.livestack.proxy import LiteLLMProxy, prepare
+from llmplatform.testing.livestack.redis import RedisServer
+
+
+def _require_system() -> None:
+    missing = missing_prerequisites()
+    require(not missing, "live LiteLLM stack unavailable: " + "; ".join(missing))
+
+
+@pytest.fixture(scope="session")
+def livestack_env():
+    """The prepared LiteLLM venv (installs it, the npm packages and the Prisma client if needed)."""
+    _require_system()
+    try:
+        return prepare()
+    except (LiteLLMEnvError, PrismaSetupError) as exc:
+        require(False, f"could not prepare the LiteLLM venv / Prisma client (run `make live-deps`): {exc}")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    _require_system()
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def redis() -> Iterator[RedisServer]:
+    _require_system()
+    server = RedisServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def _fake_backend_server() -> Iterator[FakeOpenAIBackend]:
+    with FakeOpenAIBackend(models=("fake-model",)) as backend:
+        yield backend
+
+
+@pytest.fixture
+def fake_backend(_fake_backend_server: FakeOpenAIBackend) -> FakeOpenAIBackend:
+    backend = _fake_backend_server
+    backend.clear()
+    backend.fail_next(0)
+    backend.delay_s = 0.0
+    backend.completion_tokens = None
+    backend.reply_prefix = ""
+    return backend
+
+
+def _database_name(nodeid: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", nodeid.split("::")[-1].lower()).strip("_")
+    return f"t_{slug}"[:60]
+
+
+@pytest.fixture
+def start_proxy(
+    request: pytest.FixtureRequest, livestack_env, postgres: PostgresServer, redis: RedisServer
+) -> Iterator[Callable[..., LiteLLMProxy]]:
+    """Factory for started proxies; each test gets its own database unless `database=` is given."""
+    started: list[LiteLLMProxy] = []
+    default_db = _database_name(request.node.nodeid)
+
+    def factory(
+        config: Mapping[str, Any],
+        *,
+        extra_files: Mapping[str, str | bytes | Path] | None = None,
+        env: Mapping[str, str] | None = None,
+        database: str | None = None,
+        master_key: str | None = None,
+        with_redis: bool = True,
+        name: str | None = None,
+        ready_timeout: float = 180.0,
+    ) -> LiteLLMProxy:
+        postgres.start()  # a previous test may have stopped it
+        if with_redis:
+            redis.start()
+        proxy = LiteLLMProxy(
+            config,
+            postgres=postgres,
+            redis=redis if with_redis else None,
+            database=database or default_db,
+            master_key=master_key or (started[0].master_key if started else None),
+            extra_files=extra_files,
+            env=env,
+            ready_timeout=ready_timeout,
+            name=name or f"proxy{len(started)}",
+        )
+        started.append(proxy)
+        return proxy.start()
+
+    try:
+        yield factory
+    finally:
+        for proxy in started:
+            proxy.close()
+        # Leave the shared servers up for the next test.
+        postgres.start()
+        redis.start()
