@@ -1,0 +1,75 @@
+"""The platform's own LiteLLM config, pointed at the fake backend, for live tests and benchmarks.
+
+`rendered_gateway("prod", backend)` loads `Pulumi.prod.yaml` the way the program does, renders the
+proxy config with `llmplatform.gateway.litellm_config.render_litellm_config` (the same function
+TenantGateway mounts into the pods), and changes only what cannot exist on this machine: the
+inference gateway URL becomes the fake backend's, and every served model name is answered by it.
+The cache-salt hook file is mounted beside the config exactly as TenantGateway mounts it, and the
+environment carries the variables the pods get from Secrets (fresh random values here).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from llmplatform.config.model import PlatformConfig, load_platform_config
+from llmplatform.gateway.hooks import hook_source
+from llmplatform.gateway.litellm_config import HOOK_MODULE, SECRET_ENV, hook_env, render_litellm_config
+
+from .fake_backend import FakeOpenAIBackend
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def stack_config(stack: str, **overrides: Any) -> PlatformConfig:
+    """`Pulumi.<stack>.yaml` as the program reads it, with whole top-level keys replaced by `overrides`."""
+    doc = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    raw = {k.split(":", 1)[1]: v for k, v in doc.items()}
+    return load_platform_config({**raw, **overrides}, source=f"{stack} (live test)")
+
+
+@dataclass(frozen=True)
+class RenderedGateway:
+    """What `start_proxy(...)` needs to run the platform's gateway config against the fake backend."""
+
+    cfg: PlatformConfig
+    config: dict[str, Any]
+    extra_files: dict[str, str]
+    env: dict[str, str]
+    models: tuple[str, ...] = field(default=())
+    """Served model names clients send (the `model_name`s in the config)."""
+
+    @property
+    def redis(self) -> bool:
+        return self.cfg.tenant_gateway.redis
+
+
+def rendered_gateway(stack: str, backend: FakeOpenAIBackend, **overrides: Any) -> RenderedGateway:
+    """The proxy config `stack` renders, with the inference gateway replaced by `backend`.
+
+    overrides: whole top-level stack-config keys to replace (e.g. `tenant_gateway={...}`), validated
+    like the stack file itself.
+    """
+    cfg = stack_config(stack, **overrides)
+    # render_proxy_config appends /v1 to the gateway URL; the fake backend's url already ends in /v1.
+    gateway_url = backend.url.removesuffix("/v1")
+    served = {m.name: m.served_name for m in cfg.models}
+    config = render_litellm_config(cfg, gateway_url=gateway_url, served_names=served)
+    env = {
+        SECRET_ENV["vllm_api_key"]: backend.api_key or "sk-fake-backend",
+        SECRET_ENV["cache_salt_key"]: secrets.token_hex(32),
+        SECRET_ENV["salt_key"]: "sk-salt-" + secrets.token_hex(16),
+        **hook_env(cfg),
+    }
+    return RenderedGateway(
+        cfg=cfg,
+        config=config,
+        extra_files={f"{HOOK_MODULE}.py": hook_source(HOOK_MODULE)},
+        env=env,
+        models=tuple(served[m.name] for m in cfg.models),
+    )
