@@ -9,7 +9,7 @@ import pulumi
 from components.platform_namespaces import PlatformNamespaces, PlatformNamespacesArgs
 from llmplatform.config import GkeSubstrate, TrustTier
 from llmplatform.config.pulumi_source import read_platform_config, read_secret
-from substrates.gke import build_gke
+from substrates.gke import budget_backup_writer, build_gke
 
 cfg = read_platform_config()
 stack = pulumi.get_stack()
@@ -57,33 +57,15 @@ pulumi.export("servedModels", serving.served_names)
 # --- end serving ---
 
 # --- tenant gateway (TenantGateway) ---
-import pulumi_gcp as gcp  # noqa: E402 - imports of this block stay inside its markers
-
-from components.tenant_gateway import TenantGateway, TenantGatewayArgs  # noqa: E402
+from components.tenant_gateway import TenantGateway, TenantGatewayArgs  # noqa: E402 - imports stay in this block
 from llmplatform import naming  # noqa: E402
+from llmplatform.gateway.workloads import BUDGET_DB  # noqa: E402
 
 tgw_backup_sa_email = None
 if cfg.tenant_gateway.backup_bucket and isinstance(cfg.substrate, GkeSubstrate):
-    # CNPG's instances (ServiceAccount `budget-db`) write base backups and WAL as this GCP account.
-    tgw_backup_sa = gcp.serviceaccount.Account(
-        "tenant-gateway-backup-sa",
-        account_id=naming.gcp_service_account_id(stack, "budget-backup"),
-        project=cfg.substrate.project,
-        display_name=f"llm-platform {stack} budget database backups",
-    )
-    gcp.serviceaccount.IAMMember(
-        "tenant-gateway-backup-wi",
-        service_account_id=tgw_backup_sa.id,
-        role="roles/iam.workloadIdentityUser",
-        member=f"serviceAccount:{cfg.substrate.project}.svc.id.goog[{naming.NS_TENANT_GATEWAY}/budget-db]",
-    )
-    gcp.storage.BucketIAMMember(
-        "tenant-gateway-backup-bucket",
-        bucket=cfg.tenant_gateway.backup_bucket.removeprefix("gs://").split("/")[0],
-        role="roles/storage.objectAdmin",
-        member=pulumi.Output.concat("serviceAccount:", tgw_backup_sa.email),
-    )
-    tgw_backup_sa_email = tgw_backup_sa.email
+    # CNPG's instances run as a ServiceAccount named after the Cluster.
+    tgw_backup_sa_email = budget_backup_writer(stack, cfg.substrate, cfg.tenant_gateway.backup_bucket,
+                                               namespace=naming.NS_TENANT_GATEWAY, service_account=BUDGET_DB)
 
 tenant_gateway = TenantGateway(
     "tenant-gateway",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pulumi
+import pulumi_gcp as gcp
 
 from components.gke_cluster import GkeCluster, GkeClusterArgs
 from components.gpu_pool import GpuPool, GpuPoolArgs, Sharing
+from llmplatform import naming
 from llmplatform.config import ACCELERATORS, GkeSubstrate, GpuPool as GpuPoolConfig, GpuSharing
 from substrates.base import Substrate
 from substrates.capabilities import GatewayImplementation, GpuTaint, SubstrateCapabilities
@@ -81,3 +83,32 @@ def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolConfig) -> 
         root=cluster,
         kubeconfig=cluster.kubeconfig,
     )
+
+
+def budget_backup_writer(stack: str, cfg: GkeSubstrate, bucket: str, *, namespace: str,
+                         service_account: str) -> pulumi.Output[str]:
+    """A GCP service account that may write the budget database's backups to `bucket` (gs://name[/path]).
+
+    CNPG's instances run as the Kubernetes ServiceAccount `namespace/service_account` (CNPG names it
+    after the Cluster); Workload Identity lets it act as this account, which holds objectAdmin on the
+    bucket only. Returns the account's email for the Cluster's backup configuration.
+    """
+    account = gcp.serviceaccount.Account(
+        "tenant-gateway-backup-sa",
+        account_id=naming.gcp_service_account_id(stack, "budget-backup"),
+        project=cfg.project,
+        display_name=f"llm-platform {stack} budget database backups",
+    )
+    gcp.serviceaccount.IAMMember(
+        "tenant-gateway-backup-wi",
+        service_account_id=account.id,
+        role="roles/iam.workloadIdentityUser",
+        member=f"serviceAccount:{cfg.project}.svc.id.goog[{namespace}/{service_account}]",
+    )
+    gcp.storage.BucketIAMMember(
+        "tenant-gateway-backup-bucket",
+        bucket=bucket.removeprefix("gs://").split("/")[0],
+        role="roles/storage.objectAdmin",
+        member=pulumi.Output.concat("serviceAccount:", account.email),
+    )
+    return account.email
