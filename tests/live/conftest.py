@@ -50,26 +50,27 @@ def livestack_env():
         require(False, f"could not prepare the LiteLLM venv / Prisma client (run `make live-deps`): {exc}")
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
+def _serve(make):
+    """Start a throwaway server for the session and always close it (its data folder goes too).
+
+    `make` is called only after the prerequisite gate: the constructors look for the binaries."""
     _require_system()
-    server = PostgresServer()
+    server = make()
     try:
         server.start()
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    yield from _serve(PostgresServer)
 
 
 @pytest.fixture(scope="session")
 def redis() -> Iterator[RedisServer]:
-    _require_system()
-    server = RedisServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
+    yield from _serve(RedisServer)
 
 
 @pytest.fixture(scope="session")
