@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from llmplatform.config.errors import ConfigError
+from llmplatform.cost.assumptions import DEFAULT_BUSY_HOURS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
@@ -33,11 +34,16 @@ def plan(
     project_dir: Path = typer.Option(Path.cwd(), "--project-dir", "-C", help="Folder with Pulumi.yaml."),
     out: Path | None = typer.Option(None, help="Output folder (default: <project>/build/<stack>)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary line."),
+    hours_busy: float = typer.Option(
+        DEFAULT_BUSY_HOURS, "--hours-busy", min=0, max=730,
+        help="Hours a month the GPU pools run at their busy size, for the cost estimate's busy total.",
+    ),
 ) -> None:
-    """Run the real program under the Pulumi SDK's mocks; write plan.json and manifests/.
+    """Run the real program under the Pulumi SDK's mocks; write plan.json, manifests/ and cost.json.
 
     No Pulumi CLI, provider plugin, cluster or credentials are used. This is not a preview: there is
-    no diff against state and no provider-side validation (see docs/offline-plan.md).
+    no diff against state and no provider-side validation (see docs/offline-plan.md). The monthly
+    cost estimate (idle and busy) is priced from the repo's pricing table (see docs/cost.md).
     """
     from llmplatform.plan.render import write_plan
     from llmplatform.plan.runner import PlanError, run_program
@@ -57,6 +63,13 @@ def plan(
     if not quiet:
         console.print(resource_tree(run))
         console.print(summary_table(run))
+    from llmplatform.cost.assumptions import Assumptions
+    from llmplatform.cost.render import print_estimate, write_cost_json
+    from llmplatform.cost.stack import stack_estimate
+
+    cost = stack_estimate(root, stack, Assumptions(busy_hours=hours_busy))
+    write_cost_json(cost, out_dir / "cost.json")
+    print_estimate(cost, console, quiet=quiet)
     from llmplatform.policy_runner import POLICY_EXIT_CODE, has_mandatory, run_policies, write_policy_json
 
     findings = run_policies(paths["plan"], stack)
@@ -68,7 +81,7 @@ def plan(
     console.print(
         f"[green]planned[/] {len(run.registrations)} resources for stack [bold]{stack}[/]: "
         f"{paths['plan'].relative_to(root) if paths['plan'].is_relative_to(root) else paths['plan']}, "
-        f"{n_manifests} manifest file(s) in {paths['manifests']}, policy.json ({len(findings)} finding(s))"
+        f"{n_manifests} manifest file(s) in {paths['manifests']}, policy.json ({len(findings)} finding(s)), cost.json"
     )
     if has_mandatory(findings):
         err_console.print("[red]mandatory policy violations[/]: see policy.json")

@@ -1,0 +1,142 @@
+"""What a stack's config makes GKE bill for: node pools with node counts, disks and volumes.
+
+Pure functions of the typed config. They mirror what `components/gke_cluster.py`,
+`components/gpu_pool.py` and `substrates/gke.py` register (machine types, per-zone autoscaling
+limits, boot disks); `tests/cost/test_cli_cost.py` checks them against the offline plan, so a
+change there that this module misses fails a test instead of silently mispricing.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from llmplatform.config import GkeSubstrate, GpuPool, ModelSpec, PlatformConfig
+from llmplatform.cost.pricing import LocationKind
+from llmplatform.gateway import workloads
+
+SYSTEM_DISK_GB = 100
+SYSTEM_DISK_TYPE = "pd-balanced"
+"""The system pool's boot disk as `components/gke_cluster.py` sets it (not configurable)."""
+GPU_DISK_TYPE = "pd-ssd"
+"""The GPU pool's boot disk type as `components/gpu_pool.py` sets it; its size is `gpu_pool.disk_size_gb`."""
+PVC_DISK_TYPE = "pd-balanced"
+"""GKE's default StorageClass `standard-rwo` provisions pd-balanced; CNPG and Redis PVCs use it."""
+REDIS_STORAGE_GB: int = inspect.signature(workloads.redis_statefulset_spec).parameters["storage_gb"].default
+"""The Redis PVC size the tenant gateway renders (the spec builder's default)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolLayout:
+    """One node pool as billed: a machine (plus GPUs) times a node count, with a boot disk each."""
+
+    role: str
+    """`system` or `gpu` (the pool's name suffix)."""
+    machine_type: str
+    spot: bool
+    gpu: str | None = None
+    """GKE accelerator name; None for CPU pools."""
+    gpus_per_node: int = 0
+    disk_type: str
+    disk_size_gb: int
+    min_nodes: int
+    """Smallest node count GKE keeps (per-zone minimum x zones)."""
+    max_nodes: int
+    """Largest node count GKE allows (per-zone maximum x zones)."""
+    always_on_nodes: int
+    """Nodes running all month: `min_nodes`, or more if replicas that never scale to zero need them."""
+    busy_nodes: int
+    """Nodes running during busy hours: enough for every model at max replicas, within `max_nodes`."""
+    basis: str
+    """How the counts were derived, in words, for the estimate's detail column."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class VolumeLayout:
+    """Persistent volumes that exist all month (PVCs outlive pods)."""
+
+    name: str
+    disk_type: str
+    size_gb: int
+    count: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterLayout:
+    region: str
+    location_kind: LocationKind
+    pools: tuple[PoolLayout, ...]
+    volumes: tuple[VolumeLayout, ...]
+
+
+def nodes_for(replica_gpus: Iterable[int], slots_per_node: int) -> int:
+    """Nodes needed to place replicas of the given GPU sizes, first-fit decreasing.
+
+    A replica bigger than a node (the config forbids it) is counted as whole nodes of its own.
+    """
+    free: list[int] = []
+    extra = 0
+    for size in sorted(replica_gpus, reverse=True):
+        if size > slots_per_node:
+            extra += math.ceil(size / slots_per_node)
+            continue
+        slot = next((i for i, room in enumerate(free) if room >= size), None)
+        if slot is None:
+            free.append(slots_per_node - size)
+        else:
+            free[slot] -= size
+    return len(free) + extra
+
+
+def gpu_pool_layout(pool: GpuPool, zones: int, models: Iterable[ModelSpec]) -> PoolLayout:
+    """Node counts of the GPU pool: GKE's limits and what the models ask for at min and max replicas.
+
+    GKE autoscaling limits are per zone; `substrates/gke.py` turns the config's pool totals into
+    per-zone limits by rounding up, so GKE may keep or allow more nodes than the config states.
+    """
+    models = tuple(models)
+    gke_min = math.ceil(pool.min_nodes / zones) * zones
+    gke_max = math.ceil(pool.max_nodes / zones) * zones
+    slots = pool.gpus_per_node * pool.shared_clients
+    need_min = nodes_for((m.gpus_per_replica for m in models for _ in range(m.min_replicas)), slots)
+    need_max = nodes_for((m.gpus_per_replica for m in models for _ in range(m.max_replicas)), slots)
+    always_on = min(gke_max, max(gke_min, need_min))
+    busy = min(gke_max, max(always_on, need_max))
+    basis = (f"min {pool.min_nodes}/max {pool.max_nodes} over {zones} zone(s) -> GKE keeps {gke_min}, allows {gke_max}; "
+             f"replicas need {need_min} node(s) at min, {need_max} at max")
+    return PoolLayout(
+        role="gpu", machine_type=pool.machine_type, spot=pool.spot, gpu=pool.accelerator,
+        gpus_per_node=pool.gpus_per_node, disk_type=GPU_DISK_TYPE, disk_size_gb=pool.disk_size_gb,
+        min_nodes=gke_min, max_nodes=gke_max, always_on_nodes=always_on, busy_nodes=busy, basis=basis,
+    )
+
+
+def system_pool_layout(sub: GkeSubstrate) -> PoolLayout:
+    """The fixed-size system pool: `system_nodes_per_zone` in every zone, on-demand, always on."""
+    nodes = sub.system_nodes_per_zone * len(sub.zones)
+    return PoolLayout(
+        role="system", machine_type=sub.system_machine_type, spot=False, disk_type=SYSTEM_DISK_TYPE,
+        disk_size_gb=SYSTEM_DISK_GB, min_nodes=nodes, max_nodes=nodes, always_on_nodes=nodes, busy_nodes=nodes,
+        basis=f"{sub.system_nodes_per_zone} per zone x {len(sub.zones)} zone(s), fixed size",
+    )
+
+
+def gke_layout(cfg: PlatformConfig) -> ClusterLayout:
+    """The billable layout of a GKE stack. The cluster is regional: `GkeCluster` sets its location to the region."""
+    sub = cfg.substrate
+    if not isinstance(sub, GkeSubstrate):
+        raise TypeError(f"gke_layout needs a GKE substrate, got {sub.kind!r}")
+    gw = cfg.tenant_gateway
+    volumes = [VolumeLayout(name="budget database (CNPG PVC)", disk_type=PVC_DISK_TYPE,
+                            size_gb=gw.postgres_storage_gb, count=gw.postgres_instances)]
+    if gw.redis:
+        volumes.append(VolumeLayout(name="budget cache (Redis PVC)", disk_type=PVC_DISK_TYPE,
+                                    size_gb=REDIS_STORAGE_GB, count=1))
+    return ClusterLayout(
+        region=sub.region,
+        location_kind=LocationKind.REGIONAL,
+        pools=(system_pool_layout(sub), gpu_pool_layout(cfg.gpu_pool, len(sub.zones), cfg.models)),
+        volumes=tuple(volumes),
+    )

@@ -1,0 +1,109 @@
+"""Properties: cost never falls when busy hours or node counts grow; busy hours never move idle."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from llmplatform.config import GpuPool, ModelSpec
+from llmplatform.cost.assumptions import Assumptions
+from llmplatform.cost.estimate import estimate, estimate_layout
+from llmplatform.cost.layout import ClusterLayout, PoolLayout, gke_layout, gpu_pool_layout, nodes_for
+from llmplatform.cost.pricing import LocationKind, PricingTable
+
+from .conftest import SMALL_TABLE_RAW, small_config
+
+TABLE = PricingTable.model_validate(SMALL_TABLE_RAW)
+hours = st.floats(min_value=0, max_value=730, allow_nan=False)
+
+
+def model(max_replicas: int, min_replicas: int = 0, gpus: int = 1) -> ModelSpec:
+    return ModelSpec(name="m", hf_id="org/m", revision="0" * 40, served_name="m", gpus_per_replica=gpus,
+                     min_replicas=min_replicas, max_replicas=max_replicas)
+
+
+@st.composite
+def layouts(draw) -> ClusterLayout:
+    def pool(role: str, machine: str, gpu: str | None) -> PoolLayout:
+        always = draw(st.integers(0, 6))
+        busy = always + draw(st.integers(0, 6))
+        return PoolLayout(role=role, machine_type=machine, spot=draw(st.booleans()), gpu=gpu, gpus_per_node=1 if gpu else 0,
+                          disk_type="pd-ssd", disk_size_gb=draw(st.integers(10, 500)), min_nodes=always, max_nodes=busy,
+                          always_on_nodes=always, busy_nodes=busy, basis="generated")
+    return ClusterLayout(region="us-central1", location_kind=draw(st.sampled_from(list(LocationKind))),
+                         pools=(pool("system", "e2-standard-2", None), pool("gpu", "g2-standard-8", "nvidia-l4")),
+                         volumes=())
+
+
+@settings(max_examples=200, deadline=None)
+@given(layouts(), hours, hours)
+def test_cost_is_monotone_in_busy_hours_and_idle_does_not_move(layout, h1, h2):
+    lo, hi = sorted((h1, h2))
+    a = estimate_layout("p", layout, TABLE, Assumptions(busy_hours=lo))
+    b = estimate_layout("p", layout, TABLE, Assumptions(busy_hours=hi))
+    assert a.busy_total <= b.busy_total + 1e-9
+    assert a.idle_total == b.idle_total
+    assert a.idle_total <= a.busy_total + 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(layouts(), st.sampled_from([0, 1]), st.integers(0, 4), st.integers(0, 4), hours)
+def test_cost_is_monotone_in_node_counts(layout, which, more_always, more_busy, h):
+    pool = layout.pools[which]
+    grown = replace(pool, always_on_nodes=pool.always_on_nodes + more_always,
+                    busy_nodes=pool.busy_nodes + more_always + more_busy)
+    bigger = replace(layout, pools=tuple(grown if p is pool else p for p in layout.pools))
+    a = estimate_layout("p", layout, TABLE, Assumptions(busy_hours=h))
+    b = estimate_layout("p", bigger, TABLE, Assumptions(busy_hours=h))
+    assert a.idle_total <= b.idle_total + 1e-9 and a.busy_total <= b.busy_total + 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 8), st.integers(1, 8), st.integers(1, 3), st.integers(0, 4), st.integers(1, 8))
+def test_gpu_node_counts_never_fall_when_the_pool_limits_grow(min_nodes, span, zones, min_replicas, extra_replicas):
+    max_nodes = min_nodes + span
+    models = [model(min_replicas + extra_replicas, min_replicas)]
+
+    def counts(lo: int, hi: int) -> tuple[int, int]:
+        pool = GpuPool(accelerator="nvidia-l4", machine_type="g2-standard-8", min_nodes=lo, max_nodes=hi)
+        layout = gpu_pool_layout(pool, zones, models)
+        assert layout.min_nodes <= layout.always_on_nodes <= layout.busy_nodes <= layout.max_nodes
+        return layout.always_on_nodes, layout.busy_nodes
+
+    base = counts(min_nodes, max_nodes)
+    for grown in (counts(min_nodes + 1, max_nodes + 1), counts(min_nodes, max_nodes + 1)):
+        assert grown[0] >= base[0] and grown[1] >= base[1]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 9), hours)
+def test_more_system_nodes_never_cost_less(per_zone, h):
+    a = estimate("p", small_config(substrate={"system_nodes_per_zone": per_zone}), TABLE, Assumptions(busy_hours=h))
+    b = estimate("p", small_config(substrate={"system_nodes_per_zone": per_zone + 1}), TABLE, Assumptions(busy_hours=h))
+    assert b.idle_total > a.idle_total and b.busy_total > a.busy_total
+
+
+def test_hours_busy_changes_the_busy_total_and_not_the_idle_one():
+    cfg = small_config()
+    a, b = (estimate("p", cfg, TABLE, Assumptions(busy_hours=h)) for h in (40, 200))
+    assert a.idle_total == b.idle_total
+    assert b.busy_total > a.busy_total
+
+
+@given(st.lists(st.integers(1, 4), max_size=12), st.integers(4, 8))
+def test_packing_needs_at_least_the_gpu_total_and_at_most_one_node_per_replica(sizes, slots):
+    n = nodes_for(sizes, slots)
+    assert -(-sum(sizes) // slots) <= n <= len(sizes)
+
+
+def test_the_per_zone_rounding_keeps_more_nodes_than_the_config_states():
+    """substrates/gke.py rounds the pool totals up per zone: min 2 over 3 zones -> 1 per zone -> 3 nodes."""
+    layout = gpu_pool_layout(GpuPool(accelerator="nvidia-l4", machine_type="g2-standard-24", gpus_per_node=2,
+                                     min_nodes=2, max_nodes=6), 3, [model(4, 2)])
+    assert (layout.min_nodes, layout.always_on_nodes, layout.max_nodes) == (3, 3, 6)
+
+
+def test_a_gke_layout_is_regional():
+    assert gke_layout(small_config()).location_kind == LocationKind.REGIONAL
