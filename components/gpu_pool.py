@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 import pulumi
 import pulumi_gcp as gcp
 
 from llmplatform import naming
+from llmplatform.config.model import GpuSharing
 
 TYPE = "llmplatform:gpu_pool:GpuPool"
 
@@ -16,10 +16,8 @@ GPU_TAINT_KEY = "nvidia.com/gpu"
 POOL_LABEL = "llmplatform.io/pool"
 
 
-class Sharing(StrEnum):
-    NONE = "none"
-    TIME_SHARING = "time-sharing"
-    MIG = "mig"
+Sharing = GpuSharing
+"""The stack config's sharing modes, one enum for config and component (`none`, `time-sharing`, `mig`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,7 +38,7 @@ class GpuPoolArgs:
     max_nodes: int = 1
     """Per zone."""
     spot: bool = False
-    sharing: Sharing = Sharing.NONE
+    sharing: GpuSharing = GpuSharing.NONE
     max_shared_clients_per_gpu: int | None = None
     mig_partition_size: str | None = None
     disk_size_gb: int = 200
@@ -65,12 +63,12 @@ class GpuPool(pulumi.ComponentResource):
             # GKE installs and upgrades the driver matching the node image; no driver DaemonSet to keep.
             "gpu_driver_installation_config": {"gpu_driver_version": "LATEST"},
         }
-        if args.sharing == Sharing.TIME_SHARING:
+        if args.sharing == GpuSharing.TIME_SHARING:
             accelerator["gpu_sharing_config"] = {
                 "gpu_sharing_strategy": "TIME_SHARING",
                 "max_shared_clients_per_gpu": args.max_shared_clients_per_gpu,
             }
-        if args.sharing == Sharing.MIG:
+        if args.sharing == GpuSharing.MIG:
             accelerator["gpu_partition_size"] = args.mig_partition_size
 
         self.node_labels = {POOL_LABEL: args.role, **(args.extra_labels or {})}

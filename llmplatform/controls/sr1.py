@@ -37,11 +37,22 @@ Calico) admit regardless of NetworkPolicy; nothing here allows node addresses.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from llmplatform import labels, naming, ports
+from llmplatform.k8s import networkpolicy as k8s_netpol
+from llmplatform.k8s.networkpolicy import (
+    ANY_IPV4,
+    allow_from,
+    allow_to,
+    ip_peer,
+    match_labels,
+    namespace_not_in,
+    namespace_peer,
+    tcp,
+)
 
 KUBE_SYSTEM = "kube-system"
 KUBE_DNS_POD_LABELS: Mapping[str, str] = {"k8s-app": "kube-dns"}
@@ -55,7 +66,7 @@ CNPG_OPERATOR_POD_LABELS: Mapping[str, str] = {labels.NAME: "cloudnative-pg"}
 ISTIO_NAMESPACE = "istio-system"
 ISTIOD_XDS = 15012
 """istiod's TLS xDS port, which gateway proxies connect to."""
-GATEWAY_METRICS = 15020
+GATEWAY_METRICS = ports.GATEWAY_PROXY_METRICS
 """Istio proxy's merged metrics endpoint (`/stats/prometheus`); serves no listener traffic."""
 CNPG_INSTANCE_MANAGER = 8000
 """CNPG instance manager's status port (operator -> instance, instance -> instance)."""
@@ -67,7 +78,6 @@ GKE_METADATA = (("169.254.169.254/32", 80), ("169.254.169.252/32", 988))
 address Dataplane V2 redirects it to."""
 NON_PUBLIC_CIDRS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
 """Excluded from "public internet" egress: RFC 1918, carrier-grade NAT and link-local (metadata)."""
-ANY_IPV4 = "0.0.0.0/0"
 
 MANAGED_NAMESPACES = (naming.NS_SERVING, naming.NS_GATEWAY, naming.NS_TENANT_GATEWAY)
 """Namespaces SR1 puts under default-deny (tenant namespaces join them on the untrusted tier)."""
@@ -108,15 +118,11 @@ class NetworkFacts:
     serves metrics and health only; the listener (80) stays LiteLLM's."""
 
 
-# ---- selectors and peers --------------------------------------------------------------------------
-
-
-def namespace_is(name: str) -> dict[str, Any]:
-    return {"matchLabels": {labels.K8S_NS_NAME: name}}
+# ---- selectors and peers (the dict shapes come from llmplatform.k8s.networkpolicy) ------------------
 
 
 def pods(pod_labels: Mapping[str, str]) -> dict[str, Any]:
-    return {"matchLabels": dict(pod_labels)}
+    return match_labels(pod_labels)
 
 
 def role_selector(role: str) -> dict[str, Any]:
@@ -125,7 +131,7 @@ def role_selector(role: str) -> dict[str, Any]:
 
 def pod_peer(namespace: str, pod_labels: Mapping[str, str]) -> dict[str, Any]:
     """Pods with `pod_labels` in `namespace`: one peer, both selectors (an AND)."""
-    return {"namespaceSelector": namespace_is(namespace), "podSelector": pods(pod_labels)}
+    return k8s_netpol.pod_peer(namespace, pods(pod_labels))
 
 
 def role_peer(namespace: str, role: str) -> dict[str, Any]:
@@ -134,19 +140,7 @@ def role_peer(namespace: str, role: str) -> dict[str, Any]:
 
 def namespaces_except(names: Iterable[str]) -> dict[str, Any]:
     """Every pod in every namespace except `names` (by the API server's name label)."""
-    return {"namespaceSelector": {"matchExpressions": [
-        {"key": labels.K8S_NS_NAME, "operator": "NotIn", "values": sorted(set(names))}]}}
-
-
-def ip_peer(cidr: str, exclude: Sequence[str] = ()) -> dict[str, Any]:
-    block: dict[str, Any] = {"cidr": cidr}
-    if exclude:
-        block["except"] = list(exclude)
-    return {"ipBlock": block}
-
-
-def tcp(*numbers: int) -> list[dict[str, Any]]:
-    return [{"protocol": "TCP", "port": n} for n in numbers]
+    return namespace_peer(namespace_not_in(names))
 
 
 def dns_ports() -> list[dict[str, Any]]:
@@ -165,21 +159,6 @@ def litellm_peer(facts: NetworkFacts) -> dict[str, Any]:
     return role_peer(facts.tenant_gateway_namespace, labels.ROLE_TENANT_GATEWAY)
 
 
-def rule(peers: list[dict[str, Any]], port_list: list[dict[str, Any]] | None, direction: str) -> dict[str, Any]:
-    out: dict[str, Any] = {direction: peers}
-    if port_list:
-        out["ports"] = port_list
-    return out
-
-
-def allow_from(peers: list[dict[str, Any]], port_list: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return rule(peers, port_list, "from")
-
-
-def allow_to(peers: list[dict[str, Any]], port_list: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return rule(peers, port_list, "to")
-
-
 def kube_api_egress(facts: NetworkFacts) -> dict[str, Any]:
     peers = [ip_peer(c) for c in facts.kube_api_cidrs] or [ip_peer(ANY_IPV4)]
     return allow_to(peers, tcp(*KUBE_API_PORTS))
@@ -192,24 +171,16 @@ def public_https_egress() -> dict[str, Any]:
 # ---- policy objects -------------------------------------------------------------------------------
 
 
-def _metadata(name: str, namespace: str) -> dict[str, Any]:
-    return {"name": naming.k8s(name), "namespace": namespace,
-            "labels": {labels.PART_OF: "llm-platform", labels.MANAGED_BY: "pulumi", CONTROL_LABEL: "sr1"}}
+SR1_LABELS: Mapping[str, str] = {labels.PART_OF: "llm-platform", labels.MANAGED_BY: "pulumi", CONTROL_LABEL: "sr1"}
+"""Metadata labels of every SR1 NetworkPolicy."""
 
 
 def network_policy(name: str, namespace: str, pod_selector: dict[str, Any], *,
                    ingress: list[dict[str, Any]] | None = None,
                    egress: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A NetworkPolicy; `None` leaves a direction out of `policyTypes`, `[]` denies it for the selected pods."""
-    spec: dict[str, Any] = {"podSelector": pod_selector, "policyTypes": []}
-    if ingress is not None:
-        spec["policyTypes"].append("Ingress")
-        spec["ingress"] = ingress
-    if egress is not None:
-        spec["policyTypes"].append("Egress")
-        spec["egress"] = egress
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": _metadata(name, namespace), "spec": spec}
+    """An SR1 NetworkPolicy; `None` leaves a direction out of `policyTypes`, `[]` denies it for the selected pods."""
+    return k8s_netpol.network_policy(naming.k8s(name), namespace, pod_selector, ingress=ingress, egress=egress,
+                                     labels=SR1_LABELS)
 
 
 def default_deny(namespace: str) -> dict[str, Any]:

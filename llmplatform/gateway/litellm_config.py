@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from llmplatform.config.model import ModelSpec, PlatformConfig, PrefixCacheMode, TenantGatewaySpec
-from llmplatform.predicates.sr3 import BudgetFacts
+from llmplatform.predicates.sr3 import BudgetFacts, config_facts
 
 HOOK_MODULE = "tenant_cache_salt"
 """File name (without .py) of the pre-call hook, mounted next to config.yaml."""
@@ -194,16 +194,15 @@ def prefix_cache_mode_values() -> tuple[str, ...]:
 
 
 def budget_facts(config: Mapping[str, Any], *, postgres_instances: int, gateway_replicas: int) -> BudgetFacts:
-    """SR3's facts read from a rendered proxy config (the same reading the policy pack can do on the
-    ConfigMap), so the component validates what it deploys rather than what it meant to deploy."""
-    general = config.get("general_settings") or {}
-    redis_wired = bool(general.get("coordination_redis")) and general.get("use_redis_transaction_buffer") is True
+    """SR3's facts read from a rendered proxy config with `predicates.sr3.config_facts` (the reading the
+    policy pack and `llmp verify` use on the ConfigMap), so the component validates what it deploys
+    rather than what it meant to deploy."""
+    stated = config_facts(config)
     return BudgetFacts(
-        # Unset means what LiteLLM does when unset: refuse (False) and a 60 s key cache.
-        allow_requests_on_db_unavailable=general.get("allow_requests_on_db_unavailable") is True,
-        fail_closed_budget_enforcement=general.get("fail_closed_budget_enforcement") is True,
+        allow_requests_on_db_unavailable=stated.allow_requests_on_db_unavailable,
+        fail_closed_budget_enforcement=stated.fail_closed_budget_enforcement,
         postgres_instances=postgres_instances,
         gateway_replicas=gateway_replicas,
-        redis_wired=redis_wired,
-        key_cache_ttl_seconds=int(general.get("user_api_key_cache_ttl", 60)),
+        redis_wired=stated.redis_configured,
+        key_cache_ttl_seconds=stated.key_cache_ttl_seconds,
     )

@@ -54,8 +54,8 @@ class Protected:
     sources: tuple[Source, ...] = field(default_factory=tuple)
 
 
-GATEWAY_METRICS = 15020
-"""Istio's merged Prometheus port on the gateway proxies (a port contract; belongs in llmplatform.ports)."""
+GATEWAY_METRICS = ports.GATEWAY_PROXY_METRICS
+"""Istio's merged Prometheus port on the gateway proxies (the port contract's GATEWAY_PROXY_METRICS)."""
 
 _LITELLM = Source(naming.NS_TENANT_GATEWAY, labels.NS_TIER_TENANT_GATEWAY, {labels.ROLE: labels.ROLE_TENANT_GATEWAY},
                   what="LiteLLM")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 MIN_PROD_POSTGRES_INSTANCES = 3
 MAX_PROD_KEY_CACHE_TTL_SECONDS = 60
@@ -44,6 +46,38 @@ def sr3_violations(facts: BudgetFacts, *, fail_closed_required: bool) -> list[st
     return out
 
 
+@dataclass(frozen=True)
+class ConfigFacts:
+    """SR3's facts that LiteLLM's proxy config states on its own (no workloads, no database)."""
+
+    allow_requests_on_db_unavailable: bool
+    fail_closed_budget_enforcement: bool
+    redis_configured: bool
+    """Spend coordination and the transaction buffer in Redis, with a Redis cache backend."""
+    key_cache_ttl_seconds: int
+
+
+def config_facts(config: Mapping[str, Any]) -> ConfigFacts:
+    """The one reading of a rendered LiteLLM proxy config (parsed `config.yaml`) for SR3.
+
+    Where a value is odd, it reads toward a violation: any truthy `allow_requests_on_db_unavailable`
+    allows (unset: False, LiteLLM refuses); `fail_closed_budget_enforcement` counts only when exactly
+    true; Redis counts only when `coordination_redis` is set, `use_redis_transaction_buffer` is
+    exactly true and the cache backend is `redis` (the renderer writes the three together). Unset
+    `user_api_key_cache_ttl`: 60 s, LiteLLM's default.
+    """
+    general = config.get("general_settings") or {}
+    litellm = config.get("litellm_settings") or {}
+    cache_is_redis = (litellm.get("cache_params") or {}).get("type") == "redis"
+    return ConfigFacts(
+        allow_requests_on_db_unavailable=bool(general.get("allow_requests_on_db_unavailable", False)),
+        fail_closed_budget_enforcement=general.get("fail_closed_budget_enforcement") is True,
+        redis_configured=(bool(general.get("coordination_redis"))
+                          and general.get("use_redis_transaction_buffer") is True and cache_is_redis),
+        key_cache_ttl_seconds=int(general.get("user_api_key_cache_ttl", 60)),
+    )
+
+
 LITELLM_CONFIG_KEY = "config.yaml"
 
 
@@ -64,14 +98,13 @@ def litellm_config_from_objects(objects: list[dict]) -> dict | None:
 def facts_from_objects(objects: list[dict], *, tenant_gateway_role: str, budget_cache_role: str) -> BudgetFacts | None:
     """Read SR3's facts back from rendered Kubernetes objects (manifests or plan inputs).
 
-    None when no LiteLLM config is rendered. Redis counts as wired only when LiteLLM's config points
-    budget/spend coordination at it *and* a pod with the budget-cache role exists.
+    None when no LiteLLM config is rendered. The config is read by `config_facts`; Redis counts as
+    wired only when the config uses it *and* a pod with the budget-cache role exists.
     """
     config = litellm_config_from_objects(objects)
     if config is None:
         return None
-    general = config.get("general_settings") or {}
-    litellm = config.get("litellm_settings") or {}
+    stated = config_facts(config)
 
     def pod_role(obj: dict) -> str | None:
         template = ((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}
@@ -81,16 +114,14 @@ def facts_from_objects(objects: list[dict], *, tenant_gateway_role: str, budget_
     gateways = [o for o in workloads if pod_role(o) == tenant_gateway_role]
     replicas = sum(int((o.get("spec") or {}).get("replicas", 1)) for o in gateways)
     cache_pods = any(pod_role(o) == budget_cache_role for o in workloads)
-    coordination = bool(general.get("coordination_redis")) or bool(general.get("use_redis_transaction_buffer"))
-    cache_is_redis = (litellm.get("cache_params") or {}).get("type") == "redis"
     clusters = [o for o in objects if o.get("kind") == "Cluster" and str(o.get("apiVersion", "")).startswith(
         "postgresql.cnpg.io/")]
     instances = min((int((c.get("spec") or {}).get("instances", 1)) for c in clusters), default=0)
     return BudgetFacts(
-        allow_requests_on_db_unavailable=bool(general.get("allow_requests_on_db_unavailable", False)),
-        fail_closed_budget_enforcement=bool(general.get("fail_closed_budget_enforcement", False)),
+        allow_requests_on_db_unavailable=stated.allow_requests_on_db_unavailable,
+        fail_closed_budget_enforcement=stated.fail_closed_budget_enforcement,
         postgres_instances=instances,
         gateway_replicas=replicas,
-        redis_wired=cache_pods and coordination and cache_is_redis,
-        key_cache_ttl_seconds=int(general.get("user_api_key_cache_ttl", 60)),
+        redis_wired=cache_pods and stated.redis_configured,
+        key_cache_ttl_seconds=stated.key_cache_ttl_seconds,
     )

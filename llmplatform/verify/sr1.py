@@ -28,6 +28,21 @@ from typing import Any
 import yaml
 
 from llmplatform import labels, naming, ports
+from llmplatform.k8s.networkpolicy import (
+    ANY_IPV4,
+    allow_from,
+    allow_to,
+    ip_peer,
+    match_labels,
+    namespace_is,
+    namespace_not_in,
+    namespace_peer,
+    network_policy,
+    not_in,
+    pod_peer,
+    tcp,
+    tcp_ranges,
+)
 
 FRESH_TENANT_NS = "tenant-probe-fresh"
 """A namespace no rendered object mentions: stands for every tenant namespace created later."""
@@ -90,55 +105,21 @@ class Sr1Result:
 # ---------------------------------------------------------------- selectors
 
 
-def _ns(name: str) -> dict[str, Any]:
-    return {"matchLabels": {labels.K8S_NS_NAME: name}}
-
-
-def _ns_not(*names: str) -> dict[str, Any]:
-    return {"matchExpressions": [{"key": labels.K8S_NS_NAME, "operator": "NotIn", "values": sorted(names)}]}
-
-
 def _role(role: str) -> dict[str, Any]:
-    return {"matchLabels": {labels.ROLE: role}}
+    return match_labels({labels.ROLE: role})
 
 
 def _role_not(*roles: str) -> dict[str, Any]:
-    return {"matchExpressions": [{"key": labels.ROLE, "operator": "NotIn", "values": sorted(roles)}]}
+    return not_in(labels.ROLE, roles)
 
 
-def _tcp(*port_ranges: tuple[int, int]) -> list[dict[str, Any]]:
-    out = []
-    for low, high in port_ranges:
-        entry: dict[str, Any] = {"protocol": "TCP", "port": low}
-        if high != low:
-            entry["endPort"] = high
-        out.append(entry)
-    return out
+def _not_labelled(pod_labels: dict[str, str]) -> dict[str, Any]:
+    """Pods that carry none of the `pod_labels` pairs (for one pair: every pod the pair does not select)."""
+    return {"matchExpressions": [{"key": k, "operator": "NotIn", "values": [v]} for k, v in pod_labels.items()]}
 
 
 def _all_tcp_except(port: int) -> list[dict[str, Any]]:
-    return _tcp((1, port - 1), (port + 1, 65535))
-
-
-def _policy(name: str, namespace: str, pod_selector: dict, *, ingress=None, egress=None) -> dict[str, Any]:
-    spec: dict[str, Any] = {"podSelector": pod_selector, "policyTypes": []}
-    if ingress is not None:
-        spec["policyTypes"].append("Ingress")
-        spec["ingress"] = ingress
-    if egress is not None:
-        spec["policyTypes"].append("Egress")
-        spec["egress"] = egress
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
-
-
-def _everyone_but(ns: str, role: str) -> list[dict[str, Any]]:
-    """Peers: every pod outside (ns AND role), and every address outside the cluster."""
-    return [
-        {"namespaceSelector": _ns_not(ns)},
-        {"namespaceSelector": _ns(ns), "podSelector": _role_not(role)},
-        {"ipBlock": {"cidr": "0.0.0.0/0"}},
-    ]
+    return tcp_ranges((1, port - 1), (port + 1, 65535))
 
 
 def _everyone_but_many(allowed: list[tuple[str, str | None]]) -> list[dict[str, Any]]:
@@ -149,10 +130,10 @@ def _everyone_but_many(allowed: list[tuple[str, str | None]]) -> list[dict[str, 
     by_ns: dict[str, list[str | None]] = {}
     for ns, role in allowed:
         by_ns.setdefault(ns, []).append(role)
-    peers: list[dict[str, Any]] = [{"namespaceSelector": _ns_not(*by_ns)}, {"ipBlock": {"cidr": "0.0.0.0/0"}}]
+    peers: list[dict[str, Any]] = [namespace_peer(namespace_not_in(by_ns)), ip_peer(ANY_IPV4)]
     for ns, roles in sorted(by_ns.items()):
         if None not in roles:
-            peers.append({"namespaceSelector": _ns(ns), "podSelector": _role_not(*roles)})
+            peers.append(pod_peer(ns, _role_not(*roles)))
     return peers
 
 
@@ -161,16 +142,19 @@ def _no_role() -> dict[str, Any]:
 
 
 def _anything() -> list[dict[str, Any]]:
-    return [{"namespaceSelector": {}}, {"ipBlock": {"cidr": "0.0.0.0/0"}}]
+    return [namespace_peer({}), ip_peer(ANY_IPV4)]
 
 
 def _anything_but_dns() -> list[dict[str, Any]]:
     return [
-        {"namespaceSelector": _ns_not("kube-system")},
-        {"namespaceSelector": _ns("kube-system"), "podSelector": {"matchExpressions": [
-            {"key": k, "operator": "NotIn", "values": [v]} for k, v in KUBE_DNS.items()]}},
-        {"ipBlock": {"cidr": "0.0.0.0/0"}},
+        namespace_peer(namespace_not_in(["kube-system"])),
+        pod_peer("kube-system", _not_labelled(KUBE_DNS)),
+        ip_peer(ANY_IPV4),
     ]
+
+
+def _kube_dns() -> dict[str, Any]:
+    return pod_peer("kube-system", match_labels(KUBE_DNS))
 
 
 MANAGED_NAMESPACES = (naming.NS_SERVING, naming.NS_GATEWAY, naming.NS_TENANT_GATEWAY)
@@ -197,88 +181,85 @@ def flows() -> list[Flow]:
     """The SR1 queries, from the label contract and the port contract."""
     serving, gateway, tgw = naming.NS_SERVING, naming.NS_GATEWAY, naming.NS_TENANT_GATEWAY
     monitoring = naming.NS_MONITORING
-    prometheus_peer = {"namespaceSelector": _ns(monitoring), "podSelector": {"matchLabels": PROMETHEUS_LABELS}}
-    gateway_peer = {"namespaceSelector": _ns(gateway), "podSelector": _role(labels.ROLE_GATEWAY)}
-    litellm_peer = {"namespaceSelector": _ns(tgw), "podSelector": _role(labels.ROLE_TENANT_GATEWAY)}
-    not_prometheus = {"namespaceSelector": _ns(monitoring), "podSelector": {"matchExpressions": [
-        {"key": k, "operator": "NotIn", "values": [v]} for k, v in PROMETHEUS_LABELS.items()]}}
+    prometheus_peer = pod_peer(monitoring, match_labels(PROMETHEUS_LABELS))
+    gateway_peer = pod_peer(gateway, _role(labels.ROLE_GATEWAY))
+    litellm_peer = pod_peer(tgw, _role(labels.ROLE_TENANT_GATEWAY))
+    not_prometheus = pod_peer(monitoring, _not_labelled(PROMETHEUS_LABELS))
     not_scraper = [
-        {"namespaceSelector": _ns_not(gateway, monitoring)},
-        {"namespaceSelector": _ns(gateway), "podSelector": _role_not(labels.ROLE_GATEWAY)},
+        namespace_peer(namespace_not_in([gateway, monitoring])),
+        pod_peer(gateway, _role_not(labels.ROLE_GATEWAY)),
         not_prometheus,
-        {"ipBlock": {"cidr": "0.0.0.0/0"}},
+        ip_peer(ANY_IPV4),
     ]
-    epp_peer = {"namespaceSelector": _ns(serving), "podSelector": _role(labels.ROLE_EPP)}
+    epp_peer = pod_peer(serving, _role(labels.ROLE_EPP))
     # The endpoint picker reads each model server's /metrics on the API port: like Prometheus it may
     # connect there and nowhere else; completions on that port still need the key only LiteLLM holds.
     not_scraper_or_epp = [
-        {"namespaceSelector": _ns_not(gateway, monitoring, serving)},
-        {"namespaceSelector": _ns(serving), "podSelector": _role_not(labels.ROLE_EPP)},
+        namespace_peer(namespace_not_in([gateway, monitoring, serving])),
+        pod_peer(serving, _role_not(labels.ROLE_EPP)),
         *not_scraper[1:],
     ]
     out = [
         Flow("model-servers-only-from-gateway", "forbidden",
              "no pod but the inference gateway (and Prometheus, on the metrics port only) reaches a model server",
-             (_policy("q-model-servers", serving, _role(labels.ROLE_MODEL_SERVER), ingress=[
-                 {"from": not_scraper_or_epp},
-                 {"from": [prometheus_peer, epp_peer], "ports": _all_tcp_except(ports.VLLM_HTTP)},
+             (network_policy("q-model-servers", serving, _role(labels.ROLE_MODEL_SERVER), ingress=[
+                 allow_from(not_scraper_or_epp),
+                 allow_from([prometheus_peer, epp_peer], _all_tcp_except(ports.VLLM_HTTP)),
              ]),)),
         Flow("epp-only-from-gateway", "forbidden",
              "no pod but the inference gateway reaches the endpoint picker (Prometheus: metrics port only)",
-             (_policy("q-epp", serving, _role(labels.ROLE_EPP), ingress=[
-                 {"from": not_scraper},
-                 {"from": [prometheus_peer], "ports": _all_tcp_except(ports.EPP_METRICS)},
+             (network_policy("q-epp", serving, _role(labels.ROLE_EPP), ingress=[
+                 allow_from(not_scraper),
+                 allow_from([prometheus_peer], _all_tcp_except(ports.EPP_METRICS)),
              ]),)),
         Flow("gateway-only-from-litellm", "forbidden",
              "no pod but LiteLLM (its namespace AND its label) reaches the inference gateway",
-             (_policy("q-gateway", gateway, _role(labels.ROLE_GATEWAY), ingress=[
-                 {"from": [{"namespaceSelector": _ns_not(tgw, monitoring)},
-                           {"namespaceSelector": _ns(tgw), "podSelector": _role_not(labels.ROLE_TENANT_GATEWAY)},
-                           not_prometheus, {"ipBlock": {"cidr": "0.0.0.0/0"}}]},
+             (network_policy("q-gateway", gateway, _role(labels.ROLE_GATEWAY), ingress=[
+                 allow_from([namespace_peer(namespace_not_in([tgw, monitoring])),
+                             pod_peer(tgw, _role_not(labels.ROLE_TENANT_GATEWAY)),
+                             not_prometheus, ip_peer(ANY_IPV4)]),
                  # Prometheus scrapes the gateway proxy's own metrics port and nothing else.
-                 {"from": [prometheus_peer], "ports": _all_tcp_except(ports.GATEWAY_PROXY_METRICS)},
+                 allow_from([prometheus_peer], _all_tcp_except(ports.GATEWAY_PROXY_METRICS)),
              ]),)),
         Flow("budget-store-only-from-litellm", "forbidden",
              "tenants (and every other pod) cannot reach Postgres or Redis; only LiteLLM, the reconciler and "
              "the database's own instances/operator",
              tuple(
-                 _policy(f"q-{role}", tgw, _role(role), ingress=[{"from": _everyone_but_many(
+                 network_policy(f"q-{role}", tgw, _role(role), ingress=[allow_from(_everyone_but_many(
                      [(tgw, labels.ROLE_TENANT_GATEWAY), (tgw, labels.ROLE_TENANT_RECONCILER), (tgw, role),
-                      (naming.NS_CNPG, None)])}])
+                      (naming.NS_CNPG, None)]))])
                  for role in (labels.ROLE_BUDGET_DB, labels.ROLE_BUDGET_CACHE)
              )),
         *[Flow(f"default-deny-{ns}", "forbidden",
                f"pods in {ns} without a platform role accept no connection and open none (but DNS)",
-               (_policy(f"q-deny-in-{ns}", ns, _no_role(), ingress=[{"from": _anything()}]),
-                _policy(f"q-deny-out-{ns}", ns, _no_role(), egress=[
-                    {"to": _anything_but_dns()},
-                    {"to": [{"namespaceSelector": _ns("kube-system"), "podSelector": {"matchLabels": KUBE_DNS}}],
-                     "ports": _all_tcp_except(ports.DNS)}])))
+               (network_policy(f"q-deny-in-{ns}", ns, _no_role(), ingress=[allow_from(_anything())]),
+                network_policy(f"q-deny-out-{ns}", ns, _no_role(), egress=[
+                    allow_to(_anything_but_dns()),
+                    allow_to([_kube_dns()], _all_tcp_except(ports.DNS))])))
           for ns in MANAGED_NAMESPACES],
         Flow("tenant-reaches-litellm", "required",
              "a pod in a fresh tenant namespace reaches LiteLLM on its API port",
-             (_policy("q-tenant-litellm", tgw, _role(labels.ROLE_TENANT_GATEWAY), ingress=[
-                 {"from": [{"namespaceSelector": _ns(FRESH_TENANT_NS)}], "ports": _tcp((ports.LITELLM_HTTP,) * 2)}]),)),
+             (network_policy("q-tenant-litellm", tgw, _role(labels.ROLE_TENANT_GATEWAY), ingress=[
+                 allow_from([namespace_peer(namespace_is(FRESH_TENANT_NS))], tcp(ports.LITELLM_HTTP))]),)),
         Flow("litellm-reaches-gateway", "required",
              "LiteLLM reaches the inference gateway",
-             (_policy("q-litellm-gateway", gateway, _role(labels.ROLE_GATEWAY), ingress=[
-                 {"from": [litellm_peer], "ports": _tcp((ports.GATEWAY_HTTP,) * 2)}]),)),
+             (network_policy("q-litellm-gateway", gateway, _role(labels.ROLE_GATEWAY), ingress=[
+                 allow_from([litellm_peer], tcp(ports.GATEWAY_HTTP))]),)),
         Flow("gateway-reaches-model-servers-and-epp", "required",
              "the gateway reaches the model servers and the endpoint picker",
-             (_policy("q-gateway-models", serving, _role(labels.ROLE_MODEL_SERVER), ingress=[
-                 {"from": [gateway_peer], "ports": _tcp((ports.VLLM_HTTP,) * 2)}]),
-              _policy("q-gateway-epp", serving, _role(labels.ROLE_EPP), ingress=[
-                  {"from": [gateway_peer], "ports": _tcp((ports.EPP_GRPC,) * 2)}]))),
+             (network_policy("q-gateway-models", serving, _role(labels.ROLE_MODEL_SERVER), ingress=[
+                 allow_from([gateway_peer], tcp(ports.VLLM_HTTP))]),
+              network_policy("q-gateway-epp", serving, _role(labels.ROLE_EPP), ingress=[
+                  allow_from([gateway_peer], tcp(ports.EPP_GRPC))]))),
         Flow("litellm-reaches-budget-store", "required",
              "LiteLLM reaches Postgres and Redis",
-             (_policy("q-litellm-db", tgw, _role(labels.ROLE_BUDGET_DB), ingress=[
-                 {"from": [litellm_peer], "ports": _tcp((ports.POSTGRES,) * 2)}]),)),
+             (network_policy("q-litellm-db", tgw, _role(labels.ROLE_BUDGET_DB), ingress=[
+                 allow_from([litellm_peer], tcp(ports.POSTGRES))]),)),
         Flow("dns-from-platform-pods", "required",
              "LiteLLM, the gateway and the model servers resolve names through kube-dns",
              tuple(
-                 _policy(f"q-dns-{role}", ns, _role(role), egress=[{"to": [
-                     {"namespaceSelector": _ns("kube-system"), "podSelector": {"matchLabels": KUBE_DNS}}],
-                     "ports": [{"protocol": "UDP", "port": ports.DNS}]}])
+                 network_policy(f"q-dns-{role}", ns, _role(role), egress=[
+                     allow_to([_kube_dns()], [{"protocol": "UDP", "port": ports.DNS}])])
                  for ns, role in ((tgw, labels.ROLE_TENANT_GATEWAY), (gateway, labels.ROLE_GATEWAY),
                                   (serving, labels.ROLE_MODEL_SERVER))
              )),
@@ -314,7 +295,8 @@ def _workload_pod_labels(objects: list[dict[str, Any]]) -> list[tuple[str, dict[
     for obj in objects:
         if obj.get("kind") in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
             template = (obj.get("spec") or {}).get("template") or {}
-            out.append((obj["metadata"].get("namespace", "default"), dict((template.get("metadata") or {}).get("labels") or {})))
+            pod_labels = (template.get("metadata") or {}).get("labels") or {}
+            out.append((obj["metadata"].get("namespace", "default"), dict(pod_labels)))
         elif obj.get("kind") == "Pod":
             out.append((obj["metadata"].get("namespace", "default"), dict(obj["metadata"].get("labels") or {})))
     return out

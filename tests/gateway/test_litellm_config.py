@@ -18,7 +18,7 @@ from llmplatform.gateway.litellm_config import (
     render_litellm_config,
     secret_env_names,
 )
-from llmplatform.predicates.sr3 import sr3_violations
+from llmplatform.predicates.sr3 import LITELLM_CONFIG_KEY, facts_from_objects, sr3_violations
 from tests.gateway.conftest import served, stack_config
 
 URL = "http://inference-gateway-istio.llm-gateway.svc.cluster.local"
@@ -139,6 +139,35 @@ def test_the_shared_predicate_flags_a_planted_fail_open_prod_config():
     assert len(reasons) == 3
     assert any("allow_requests_on_db_unavailable" in r for r in reasons)
     assert any("Redis" in r for r in reasons)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_component_and_the_manifest_reader_read_the_config_the_same_way(stack):
+    cfg, config = render(stack)
+    gw = cfg.tenant_gateway
+    from_component = budget_facts(config, postgres_instances=gw.postgres_instances, gateway_replicas=gw.replicas)
+    pod = {"metadata": {"labels": {"llmplatform.io/role": "cache"}}}
+    objects = [{"kind": "ConfigMap", "data": {LITELLM_CONFIG_KEY: yaml.safe_dump(config)}},
+               {"kind": "Deployment", "spec": {"replicas": gw.replicas,
+                                               "template": {"metadata": {"labels": {"llmplatform.io/role": "gw"}}}}},
+               {"kind": "StatefulSet", "spec": {"template": pod}},
+               {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+                "spec": {"instances": gw.postgres_instances}}]
+    from_manifests = facts_from_objects(objects, tenant_gateway_role="gw", budget_cache_role="cache")
+    assert from_manifests == from_component
+    assert from_component.redis_wired is gw.redis
+
+
+@pytest.mark.parametrize(("edit", "problem"), [
+    ({"allow_requests_on_db_unavailable": "yes"}, "allow_requests_on_db_unavailable"),
+    ({"fail_closed_budget_enforcement": "true"}, "fail_closed_budget_enforcement"),
+    ({"use_redis_transaction_buffer": False}, "without Redis"),
+])
+def test_an_odd_value_in_a_prod_config_reads_as_a_violation(edit, problem):
+    _, config = render("prod")
+    config["general_settings"].update(edit)
+    reasons = sr3_violations(budget_facts(config, postgres_instances=3, gateway_replicas=3), fail_closed_required=True)
+    assert [r for r in reasons if problem in r], reasons
 
 
 def test_secret_env_names_list_redis_only_with_redis():

@@ -18,6 +18,7 @@ from llmplatform import labels as L
 from llmplatform import naming, ports
 from llmplatform.controls import sr2 as sr2_controls
 from llmplatform.controls.exemptions import sr2_exempt_namespaces
+from llmplatform.k8s.networkpolicy import allow_from, allow_to, match_labels, network_policy, one_of, pod_peer, tcp
 from llmplatform.predicates import admission
 
 Doc = dict[str, Any]
@@ -75,61 +76,45 @@ def remove_objects(doc: Doc, pred: Callable[[Doc], bool]) -> int:
 # ---------------------------------------------------------------- the governance baseline
 
 
-def _np(name: str, ns: str, selector: Doc, ingress=None, egress=None) -> Doc:
-    spec: Doc = {"podSelector": selector, "policyTypes": []}
-    if ingress is not None:
-        spec["policyTypes"].append("Ingress")
-        spec["ingress"] = ingress
-    if egress is not None:
-        spec["policyTypes"].append("Egress")
-        spec["egress"] = egress
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": name, "namespace": ns}, "spec": spec}
-
-
-def ns_is(name: str) -> Doc:
-    return {"matchLabels": {L.K8S_NS_NAME: name}}
-
-
 def role(r: str) -> Doc:
-    return {"matchLabels": {L.ROLE: r}}
+    return match_labels({L.ROLE: r})
+
+
+def role_in(*roles: str) -> Doc:
+    return one_of(L.ROLE, roles)
 
 
 def peer(ns: str, r: str) -> Doc:
-    return {"namespaceSelector": ns_is(ns), "podSelector": role(r)}
+    return pod_peer(ns, role(r))
 
 
 def network_policies() -> list[Doc]:
     """SR1 as the label contract states it (the set tests/verify/test_sr1_proof.py proves correct)."""
     serving, gateway, tgw = naming.NS_SERVING, naming.NS_GATEWAY, naming.NS_TENANT_GATEWAY
-    dns = {"to": [{"namespaceSelector": ns_is("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-           "ports": [{"protocol": "UDP", "port": ports.DNS}]}
-    prometheus = {"namespaceSelector": ns_is(naming.NS_MONITORING),
-                  "podSelector": {"matchLabels": {L.NAME: "prometheus"}}}
+    dns = allow_to([pod_peer("kube-system", match_labels({"k8s-app": "kube-dns"}))],
+                   [{"protocol": "UDP", "port": ports.DNS}])
+    prometheus = pod_peer(naming.NS_MONITORING, match_labels({L.NAME: "prometheus"}))
     out = []
     for ns in (serving, gateway, tgw):
-        out.append(_np("default-deny", ns, {}, ingress=[], egress=[]))
-        out.append(_np("dns", ns, {}, egress=[dns]))
+        out.append(network_policy("default-deny", ns, {}, ingress=[], egress=[]))
+        out.append(network_policy("dns", ns, {}, egress=[dns]))
     out += [
-        _np("vllm", serving, role(L.ROLE_MODEL_SERVER), ingress=[
-            {"from": [peer(gateway, L.ROLE_GATEWAY)], "ports": [{"port": ports.VLLM_HTTP, "protocol": "TCP"}]},
-            {"from": [prometheus], "ports": [{"port": ports.VLLM_HTTP, "protocol": "TCP"}]}]),
-        _np("epp", serving, role(L.ROLE_EPP), ingress=[
-            {"from": [peer(gateway, L.ROLE_GATEWAY)], "ports": [{"port": ports.EPP_GRPC, "protocol": "TCP"}]},
-            {"from": [prometheus], "ports": [{"port": ports.EPP_METRICS, "protocol": "TCP"}]}]),
-        _np("gateway", gateway, role(L.ROLE_GATEWAY),
-            ingress=[{"from": [peer(tgw, L.ROLE_TENANT_GATEWAY)], "ports": [{"port": ports.GATEWAY_HTTP,
-                                                                                "protocol": "TCP"}]}],
-            egress=[{"to": [{"namespaceSelector": ns_is(serving), "podSelector": {"matchExpressions": [
-                {"key": L.ROLE, "operator": "In", "values": [L.ROLE_MODEL_SERVER, L.ROLE_EPP]}]}}]}]),
-        _np("litellm", tgw, role(L.ROLE_TENANT_GATEWAY),
-            ingress=[{"from": [{"namespaceSelector": {}}], "ports": [{"port": ports.LITELLM_HTTP, "protocol": "TCP"}]}],
-            egress=[{"to": [peer(gateway, L.ROLE_GATEWAY)]},
-                    {"to": [{"podSelector": {"matchExpressions": [
-                        {"key": L.ROLE, "operator": "In", "values": [L.ROLE_BUDGET_DB, L.ROLE_BUDGET_CACHE]}]}}]}]),
-        _np("budget-db", tgw, role(L.ROLE_BUDGET_DB), ingress=[
-            {"from": [{"podSelector": role(L.ROLE_TENANT_GATEWAY)}], "ports": [{"port": ports.POSTGRES,
-                                                                              "protocol": "TCP"}]}]),
+        network_policy("vllm", serving, role(L.ROLE_MODEL_SERVER), ingress=[
+            allow_from([peer(gateway, L.ROLE_GATEWAY)], tcp(ports.VLLM_HTTP)),
+            allow_from([prometheus], tcp(ports.VLLM_HTTP))]),
+        network_policy("epp", serving, role(L.ROLE_EPP), ingress=[
+            allow_from([peer(gateway, L.ROLE_GATEWAY)], tcp(ports.EPP_GRPC)),
+            allow_from([prometheus], tcp(ports.EPP_METRICS))]),
+        network_policy("gateway", gateway, role(L.ROLE_GATEWAY),
+                       ingress=[allow_from([peer(tgw, L.ROLE_TENANT_GATEWAY)], tcp(ports.GATEWAY_HTTP))],
+                       egress=[allow_to([pod_peer(serving, role_in(L.ROLE_MODEL_SERVER, L.ROLE_EPP))])]),
+        # Bare podSelector peers mean "this policy's namespace"; kept as a hand-written baseline would have them.
+        network_policy("litellm", tgw, role(L.ROLE_TENANT_GATEWAY),
+                       ingress=[allow_from([{"namespaceSelector": {}}], tcp(ports.LITELLM_HTTP))],
+                       egress=[allow_to([peer(gateway, L.ROLE_GATEWAY)]),
+                               allow_to([{"podSelector": role_in(L.ROLE_BUDGET_DB, L.ROLE_BUDGET_CACHE)}])]),
+        network_policy("budget-db", tgw, role(L.ROLE_BUDGET_DB), ingress=[
+            allow_from([{"podSelector": role(L.ROLE_TENANT_GATEWAY)}], tcp(ports.POSTGRES))]),
     ]
     return out
 

@@ -6,66 +6,61 @@ tests/verify/test_verify_stack.py runs it on the platform's rendered manifests.
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
 from llmplatform import labels as L
+from llmplatform.k8s.networkpolicy import (
+    allow_from,
+    allow_to,
+    match_labels,
+    namespace_is,
+    network_policy,
+    one_of,
+    pod_peer,
+    tcp,
+)
 from llmplatform.verify.sr1 import FRESH_TENANT_NS, flows, ingress_only, probe_pods, prove_sr1
 
 
-def np(name, ns, selector, ingress=None, egress=None):
-    spec = {"podSelector": selector, "policyTypes": []}
-    if ingress is not None:
-        spec["policyTypes"].append("Ingress")
-        spec["ingress"] = ingress
-    if egress is not None:
-        spec["policyTypes"].append("Egress")
-        spec["egress"] = egress
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": name, "namespace": ns}, "spec": spec}
-
-
-def ns_is(name):
-    return {"matchLabels": {"kubernetes.io/metadata.name": name}}
-
-
 def role(r):
-    return {"matchLabels": {L.ROLE: r}}
+    return match_labels({L.ROLE: r})
 
 
 def peer(ns, r):
-    return {"namespaceSelector": ns_is(ns), "podSelector": role(r)}
+    return pod_peer(ns, role(r))
 
 
-DNS = {"to": [{"namespaceSelector": ns_is("kube-system"), "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-       "ports": [{"protocol": "UDP", "port": 53}]}
+def role_in(*roles):
+    return one_of(L.ROLE, roles)
+
+
+DNS = allow_to([pod_peer("kube-system", match_labels({"k8s-app": "kube-dns"}))], [{"protocol": "UDP", "port": 53}])
 
 
 def correct_set() -> list[dict]:
     objs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
             for n in ("llm-serving", "llm-gateway", "llm-tenant-gateway", "monitoring", "cnpg-system")]
     for ns in ("llm-serving", "llm-gateway", "llm-tenant-gateway"):
-        objs.append(np("default-deny", ns, {}, ingress=[], egress=[]))
-        objs.append(np("dns", ns, {}, egress=[DNS]))
+        objs.append(network_policy("default-deny", ns, {}, ingress=[], egress=[]))
+        objs.append(network_policy("dns", ns, {}, egress=[DNS]))
     objs += [
-        np("vllm", "llm-serving", role("model-server"),
-           ingress=[{"from": [peer("llm-gateway", "inference-gateway")], "ports": [{"port": 8000, "protocol": "TCP"}]}]),
-        np("epp", "llm-serving", role("endpoint-picker"),
-           ingress=[{"from": [peer("llm-gateway", "inference-gateway")], "ports": [{"port": 9002, "protocol": "TCP"}]}]),
-        np("gateway", "llm-gateway", role("inference-gateway"),
-           ingress=[{"from": [peer("llm-tenant-gateway", "tenant-gateway")], "ports": [{"port": 80, "protocol": "TCP"}]}],
-           egress=[{"to": [{"namespaceSelector": ns_is("llm-serving"), "podSelector": {"matchExpressions": [
-               {"key": L.ROLE, "operator": "In", "values": ["model-server", "endpoint-picker"]}]}}]}]),
-        np("litellm", "llm-tenant-gateway", role("tenant-gateway"),
-           ingress=[{"from": [{"namespaceSelector": {}}], "ports": [{"port": 4000, "protocol": "TCP"}]}],
-           egress=[{"to": [peer("llm-gateway", "inference-gateway")]},
-                   {"to": [{"podSelector": {"matchExpressions": [
-                       {"key": L.ROLE, "operator": "In", "values": ["budget-db", "budget-cache"]}]}}]}]),
-        np("budget-db", "llm-tenant-gateway", role("budget-db"),
-           ingress=[{"from": [{"podSelector": role("tenant-gateway")}], "ports": [{"port": 5432, "protocol": "TCP"}]}]),
-        np("budget-cache", "llm-tenant-gateway", role("budget-cache"),
-           ingress=[{"from": [{"podSelector": role("tenant-gateway")}], "ports": [{"port": 6379, "protocol": "TCP"}]}]),
+        network_policy("vllm", "llm-serving", role("model-server"),
+                       ingress=[allow_from([peer("llm-gateway", "inference-gateway")], tcp(8000))]),
+        network_policy("epp", "llm-serving", role("endpoint-picker"),
+                       ingress=[allow_from([peer("llm-gateway", "inference-gateway")], tcp(9002))]),
+        network_policy("gateway", "llm-gateway", role("inference-gateway"),
+                       ingress=[allow_from([peer("llm-tenant-gateway", "tenant-gateway")], tcp(80))],
+                       egress=[allow_to([pod_peer("llm-serving", role_in("model-server", "endpoint-picker"))])]),
+        # Bare podSelector peers below mean "this policy's namespace": correct here, and kept as written
+        # by hand so the proof is shown to accept that spelling too.
+        network_policy("litellm", "llm-tenant-gateway", role("tenant-gateway"),
+                       ingress=[allow_from([{"namespaceSelector": {}}], tcp(4000))],
+                       egress=[allow_to([peer("llm-gateway", "inference-gateway")]),
+                               allow_to([{"podSelector": role_in("budget-db", "budget-cache")}])]),
+        network_policy("budget-db", "llm-tenant-gateway", role("budget-db"),
+                       ingress=[allow_from([{"podSelector": role("tenant-gateway")}], tcp(5432))]),
+        network_policy("budget-cache", "llm-tenant-gateway", role("budget-cache"),
+                       ingress=[allow_from([{"podSelector": role("tenant-gateway")}], tcp(6379))]),
     ]
     return objs
 
@@ -109,7 +104,7 @@ def test_a_missing_default_deny_is_caught():
 def test_an_extra_allow_to_the_budget_store_is_caught():
     objs = correct_set()
     policy(objs, "budget-db", "llm-tenant-gateway")["spec"]["ingress"].append(
-        {"from": [{"namespaceSelector": ns_is(FRESH_TENANT_NS)}]})
+        {"from": [{"namespaceSelector": namespace_is(FRESH_TENANT_NS)}]})
     assert failed(objs) == ["budget-store-only-from-litellm"]
 
 

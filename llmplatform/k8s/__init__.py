@@ -1,0 +1,1 @@
+"""Plain builders for Kubernetes object dicts, with no platform contract in them."""
