@@ -78,7 +78,7 @@ class FakeOpenAIBackend:
         class Handler(_Handler):
             owner = backend
 
-        server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        server = _Server((LOOPBACK, 0), Handler)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="fake-openai", daemon=True)
@@ -140,7 +140,15 @@ class FakeOpenAIBackend:
             return (None,)
 
 
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 resets connections when a burst opens dozens at once.
+    request_queue_size = 1024
+
+
 class _Handler(BaseHTTPRequestHandler):
+    # Headers and body are written separately; with Nagle on, each answer waits ~40 ms for an ACK.
+    disable_nagle_algorithm = True
+
     owner: FakeOpenAIBackend
     protocol_version = "HTTP/1.1"
 
