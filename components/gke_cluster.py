@@ -9,6 +9,7 @@ and a `pulumi_kubernetes.Provider` that every substrate-agnostic component recei
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import pulumi
 import pulumi_gcp as gcp
@@ -31,6 +32,17 @@ NODE_SA_ROLES = (
 """The minimum GKE nodes need (Google's hardening guide), instead of the default compute SA's Editor."""
 
 
+class ClusterLocation(StrEnum):
+    """Where the control plane lives: the region (`regional`) or the first node zone (`zonal`)."""
+
+    REGIONAL = "regional"
+    ZONAL = "zonal"
+
+
+SYSTEM_DISK_TYPE = "pd-balanced"
+"""Boot disk type of the system pool's nodes."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class GkeClusterArgs:
     """Shape inputs are plain values: they decide which resources exist."""
@@ -39,9 +51,14 @@ class GkeClusterArgs:
     """Stack name; physical names are `llmp-<stack>...` (see llmplatform/naming.py)."""
     project: str
     region: str
-    """Regional cluster: the control plane is replicated across the region's zones."""
+    """The region of the network, the NAT and every zone in `node_zones`."""
     node_zones: tuple[str, ...]
     """Zones for node pools (GPU availability differs per zone)."""
+    location: ClusterLocation = ClusterLocation.REGIONAL
+    """`regional`: the cluster's location is `region` (control plane replicated across its zones) and
+    the system pool spans every zone in `node_zones`. `zonal`: the cluster's location is
+    `node_zones[0]` (one control-plane replica; GKE's free-tier credit applies) and the system pool
+    lives in that zone only. Other pools may still span `node_zones`."""
     release_channel: str = "REGULAR"
     private_nodes: bool = True
     """True: nodes have no public IP; egress goes through the NAT this component creates."""
@@ -52,6 +69,11 @@ class GkeClusterArgs:
     master_authorized_cidrs: tuple[str, ...] = ()
     system_machine_type: str = "e2-standard-4"
     system_nodes_per_zone: int = 1
+    """Nodes in each zone the system pool spans (see `location`)."""
+    system_spot: bool = False
+    """True: system nodes are Spot VMs (preemptible any time with 30 s notice)."""
+    system_disk_size_gb: int = 100
+    """Boot disk of each system node, GB of pd-balanced."""
     deletion_protection: bool = True
     """True: Pulumi `protect` plus GKE deletion protection; a change that would replace the cluster fails."""
 
@@ -145,7 +167,7 @@ class GkeCluster(pulumi.ComponentResource):
             f"{name}-cluster",
             name=naming.gke_cluster(args.stack),
             project=args.project,
-            location=args.region,
+            location=cluster_location(args),
             network=network.id,
             subnetwork=subnet.id,
             networking_mode="VPC_NATIVE",
@@ -182,15 +204,17 @@ class GkeCluster(pulumi.ComponentResource):
             f"{name}-system-pool",
             name=naming.gke_node_pool(args.stack, "system"),
             project=args.project,
-            location=args.region,
+            location=cluster_location(args),
             cluster=self.cluster.name,
-            node_locations=list(args.node_zones),
+            node_locations=list(system_pool_zones(args)),
             node_count=args.system_nodes_per_zone,
             management={"auto_repair": True, "auto_upgrade": True},
             node_config={
                 "machine_type": args.system_machine_type,
-                "disk_size_gb": 100,
-                "disk_type": "pd-balanced",
+                "disk_size_gb": args.system_disk_size_gb,
+                "disk_type": SYSTEM_DISK_TYPE,
+                # Set only when true, so an on-demand pool registers the same inputs as before the option.
+                **({"spot": True} if args.system_spot else {}),
                 "service_account": node_sa.email,
                 "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
                 "workload_metadata_config": {"mode": "GKE_METADATA"},
@@ -222,6 +246,17 @@ class GkeCluster(pulumi.ComponentResource):
                 "nodeServiceAccount": node_sa.email,
             }
         )
+
+
+def cluster_location(args: GkeClusterArgs) -> str:
+    """The GKE `location` of the cluster and its pools: the region, or the first node zone if zonal."""
+    return args.node_zones[0] if args.location == ClusterLocation.ZONAL else args.region
+
+
+def system_pool_zones(args: GkeClusterArgs) -> tuple[str, ...]:
+    """Zones of the system pool: every node zone, or only the control plane's zone if zonal (a zonal
+    cluster is not highly available, so spreading its controllers buys nothing but nodes)."""
+    return (args.node_zones[0],) if args.location == ClusterLocation.ZONAL else args.node_zones
 
 
 def render_kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str:

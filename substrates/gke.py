@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from components.gke_cluster import GkeCluster, GkeClusterArgs
+from components.gke_cluster import ClusterLocation, GkeCluster, GkeClusterArgs
 from components.gpu_pool import GpuPool, GpuPoolArgs, Sharing
 from llmplatform import naming
 from llmplatform.config import ACCELERATORS, GkeSubstrate, GpuPool as GpuPoolConfig, GpuSharing
@@ -50,6 +50,9 @@ def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolConfig) -> 
             master_authorized_cidrs=cfg.master_authorized_cidrs,
             system_machine_type=cfg.system_machine_type,
             system_nodes_per_zone=cfg.system_nodes_per_zone,
+            location=ClusterLocation(cfg.location.value),
+            system_spot=cfg.system_spot,
+            system_disk_size_gb=cfg.system_disk_size_gb,
             deletion_protection=cfg.deletion_protection,
         ),
     )

@@ -29,6 +29,10 @@ DNS_LABEL = r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$"
 """Names that become Kubernetes object names and label values: DNS-1035 labels, at most 32 characters
 so that derived names (`<name>-epp`, `vllm-<name>`) stay within the 63-character limit."""
 HF_REVISION = r"^[0-9a-f]{40}$"
+SYSTEM_DISK_MIN_GB = 10
+"""GKE refuses node boot disks under 10 GB (`gcloud container node-pools create --disk-size`)."""
+SYSTEM_DISK_MAX_GB = 65536
+"""Compute Engine's largest persistent disk (64 TB)."""
 PATTERN_HINTS.update({
     DNS_LABEL: "must be a lowercase DNS label: a-z, 0-9 and '-', starting with a letter, at most 32 characters",
     HF_REVISION: "must be a 40-character hex Hugging Face commit id (weights are pinned like images)",
@@ -67,6 +71,15 @@ class ReleaseChannel(StrEnum):
     STABLE = "STABLE"
 
 
+class ClusterLocation(StrEnum):
+    """Where the GKE control plane lives. `regional`: replicated across the region's zones (no
+    free-tier credit). `zonal`: one replica in `zones[0]` (GKE's free-tier credit applies; the
+    control plane is unavailable during its upgrades)."""
+
+    REGIONAL = "regional"
+    ZONAL = "zonal"
+
+
 class GpuSharing(StrEnum):
     """`none`: one container per GPU. `time-sharing`: GKE/NVIDIA time-slicing, no memory isolation.
     `mig`: hardware partitions (A100/H100 only)."""
@@ -103,8 +116,19 @@ class GkeSubstrate(Frozen):
     master_authorized_cidrs: tuple[str, ...] = ()
     """Networks that may reach the control plane; empty keeps the public endpoint open to any
     authenticated caller (fine for CI-driven stacks, narrow it for prod)."""
+    location: ClusterLocation = ClusterLocation.REGIONAL
+    """`regional`: the control plane and the system pool span every zone in `zones`. `zonal`: the
+    control plane and the system pool are in `zones[0]` only, and the GPU pool still spans `zones`.
+    Prod must be regional."""
     system_machine_type: str = "e2-standard-4"
     system_nodes_per_zone: Annotated[int, Field(ge=1, le=10)] = 1
+    """System nodes in each zone the system pool spans (every zone in `zones` for a regional cluster, only
+    `zones[0]` for a zonal one)."""
+    system_spot: bool = False
+    """True: the system pool runs on Spot VMs (cheaper, preemptible at any time with 30 s notice; every
+    controller, LiteLLM and Postgres restart elsewhere or wait for a new node). Not allowed on prod."""
+    system_disk_size_gb: Annotated[int, Field(ge=SYSTEM_DISK_MIN_GB, le=SYSTEM_DISK_MAX_GB)] = 100
+    """Boot disk of each system node, GB of pd-balanced: the node image, container images and logs."""
     deletion_protection: bool = True
     """True: Pulumi `protect` and GKE's own deletion protection both refuse to delete or replace the
     cluster; flip to false deliberately before tearing a stack down."""
@@ -348,6 +372,7 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
 
     if cfg.profile == Profile.PROD and cfg.trust_tier == TrustTier.TRUSTED:
         out.append(Problem("trust_tier", "trusted", "prod must be at least multi-team (SR1 and SR2 enforced)"))
+    out += _prod_substrate_problems(cfg)
     if cfg.profile == Profile.PROD and cfg.governance.prefix_cache == PrefixCacheMode.SHARED \
             and cfg.trust_tier == TrustTier.UNTRUSTED:
         out.append(Problem("governance.prefix_cache", "shared", "untrusted tenants must not share a prefix cache"))
@@ -372,6 +397,24 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
                            missing=True))
     if gw.backup_bucket and not re.fullmatch(r"gs://[a-z0-9][-_.a-z0-9]{1,220}(/.*)?", gw.backup_bucket):
         out.append(Problem("tenant_gateway.backup_bucket", gw.backup_bucket, "must be a gs:// bucket URL"))
+    return out
+
+
+def _prod_substrate_problems(cfg: PlatformConfig) -> list[Problem]:
+    """Prod keeps the cluster highly available: the cheap dev shapes are refused there."""
+    sub = cfg.substrate
+    if cfg.profile != Profile.PROD or not isinstance(sub, GkeSubstrate):
+        return []
+    out = []
+    if sub.location != ClusterLocation.REGIONAL:
+        out.append(Problem("substrate.location", sub.location.value,
+                           "prod must be regional: a zonal control plane is one replica in one zone, so a zone "
+                           "outage or a control-plane upgrade stops scheduling, and LiteLLM and the budget "
+                           "database's Postgres replicas cannot fail over"))
+    if sub.system_spot:
+        out.append(Problem("substrate.system_spot", True,
+                           "prod must not run the system pool on Spot: one preemption evicts the controllers, "
+                           "LiteLLM and the budget database's Postgres at once (SR3 needs them highly available)"))
     return out
 
 

@@ -14,12 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from llmplatform.config import GkeSubstrate, GpuPool, ModelSpec, PlatformConfig
+from llmplatform.config.model import ClusterLocation
 from llmplatform.cost.pricing import LocationKind
 from llmplatform.gateway import workloads
 
-SYSTEM_DISK_GB = 100
 SYSTEM_DISK_TYPE = "pd-balanced"
-"""The system pool's boot disk as `components/gke_cluster.py` sets it (not configurable)."""
+"""The system pool's boot disk type as `components/gke_cluster.py` sets it; its size is
+`substrate.system_disk_size_gb`."""
 GPU_DISK_TYPE = "pd-ssd"
 """The GPU pool's boot disk type as `components/gpu_pool.py` sets it; its size is `gpu_pool.disk_size_gb`."""
 PVC_DISK_TYPE = "pd-balanced"
@@ -66,6 +67,8 @@ class VolumeLayout:
 @dataclass(frozen=True, kw_only=True)
 class ClusterLayout:
     region: str
+    location: str
+    """The cluster's GKE location: the region (regional) or a zone (zonal)."""
     location_kind: LocationKind
     pools: tuple[PoolLayout, ...]
     volumes: tuple[VolumeLayout, ...]
@@ -113,18 +116,25 @@ def gpu_pool_layout(pool: GpuPool, zones: int, models: Iterable[ModelSpec]) -> P
     )
 
 
+def system_pool_zones(sub: GkeSubstrate) -> tuple[str, ...]:
+    """Zones the system pool spans: all of `zones` (regional) or `zones[0]` only (zonal), as `GkeCluster` does."""
+    return (sub.zones[0],) if sub.location == ClusterLocation.ZONAL else sub.zones
+
+
 def system_pool_layout(sub: GkeSubstrate) -> PoolLayout:
-    """The fixed-size system pool: `system_nodes_per_zone` in every zone, on-demand, always on."""
-    nodes = sub.system_nodes_per_zone * len(sub.zones)
+    """The fixed-size system pool: `system_nodes_per_zone` in each zone it spans, always on."""
+    zones = len(system_pool_zones(sub))
+    nodes = sub.system_nodes_per_zone * zones
     return PoolLayout(
-        role="system", machine_type=sub.system_machine_type, spot=False, disk_type=SYSTEM_DISK_TYPE,
-        disk_size_gb=SYSTEM_DISK_GB, min_nodes=nodes, max_nodes=nodes, always_on_nodes=nodes, busy_nodes=nodes,
-        basis=f"{sub.system_nodes_per_zone} per zone x {len(sub.zones)} zone(s), fixed size",
+        role="system", machine_type=sub.system_machine_type, spot=sub.system_spot, disk_type=SYSTEM_DISK_TYPE,
+        disk_size_gb=sub.system_disk_size_gb, min_nodes=nodes, max_nodes=nodes, always_on_nodes=nodes,
+        busy_nodes=nodes, basis=f"{sub.system_nodes_per_zone} per zone x {zones} zone(s), fixed size",
     )
 
 
 def gke_layout(cfg: PlatformConfig) -> ClusterLayout:
-    """The billable layout of a GKE stack. The cluster is regional: `GkeCluster` sets its location to the region."""
+    """The billable layout of a GKE stack. `GkeCluster` places a regional cluster in the region and a
+    zonal one in `zones[0]`; only the zonal one can receive GKE's free-tier credit."""
     sub = cfg.substrate
     if not isinstance(sub, GkeSubstrate):
         raise TypeError(f"gke_layout needs a GKE substrate, got {sub.kind!r}")
@@ -134,9 +144,11 @@ def gke_layout(cfg: PlatformConfig) -> ClusterLayout:
     if gw.redis:
         volumes.append(VolumeLayout(name="budget cache (Redis PVC)", disk_type=PVC_DISK_TYPE,
                                     size_gb=REDIS_STORAGE_GB, count=1))
+    zonal = sub.location == ClusterLocation.ZONAL
     return ClusterLayout(
         region=sub.region,
-        location_kind=LocationKind.REGIONAL,
+        location=sub.zones[0] if zonal else sub.region,
+        location_kind=LocationKind.ZONAL if zonal else LocationKind.REGIONAL,
         pools=(system_pool_layout(sub), gpu_pool_layout(cfg.gpu_pool, len(sub.zones), cfg.models)),
         volumes=tuple(volumes),
     )

@@ -12,7 +12,6 @@ import pytest
 
 from llmplatform.cost.assumptions import Assumptions
 from llmplatform.cost.layout import ClusterLayout, gke_layout
-from llmplatform.cost.pricing import LocationKind
 from llmplatform.cost.render import estimate_json
 from llmplatform.cost.stack import stack_estimate, stack_platform_config
 
@@ -96,7 +95,7 @@ def billed_facts_from_plan(plan: dict) -> dict:
 
 def facts_from_layout(layout: ClusterLayout) -> dict:
     return {
-        "location": layout.region if layout.location_kind == LocationKind.REGIONAL else "<zone>",
+        "location": layout.location,
         "pools": {p.role: {"machine_type": p.machine_type, "spot": p.spot, "disk_type": p.disk_type,
                            "disk_size_gb": p.disk_size_gb, "min_nodes": p.min_nodes, "max_nodes": p.max_nodes,
                            "gpus": [(p.gpu, p.gpus_per_node)] if p.gpu else []} for p in layout.pools},

@@ -102,3 +102,12 @@ def test_a_dev_stack_over_the_idle_target_says_so(small_table):
     """Idle $120.50 > $30: over by $90.50."""
     est = estimate("small", small_config(), small_table, BUSY)
     assert any("exceeded by $90.50" in note for note in est.notes)
+
+
+def test_a_zonal_spot_system_pool_with_a_small_disk_by_hand(small_table):
+    """Zonal: $73.00 - $74.40 credit -> $0. One Spot e2-standard-2: 730 h x $0.02 = $14.60. A 30 GB
+    pd-balanced boot disk: 30 x $0.10 = $3.00. The 10 GB volume: $1.00. Idle: $18.60."""
+    cfg = small_config(substrate={"location": "zonal", "system_spot": True, "system_disk_size_gb": 30})
+    got = {k: round(v.idle_usd, 2) for k, v in lines_by_key(estimate("small", cfg, small_table, BUSY)).items()}
+    assert got == {"cluster-fee": 0.00, "pool-system": 14.60, "disks-system": 3.00, "pool-gpu": 0.00,
+                   "disks-gpu": 0.00, "volume-0": 1.00}

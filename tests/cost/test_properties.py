@@ -32,7 +32,7 @@ def layouts(draw) -> ClusterLayout:
         return PoolLayout(role=role, machine_type=machine, spot=draw(st.booleans()), gpu=gpu, gpus_per_node=1 if gpu else 0,
                           disk_type="pd-ssd", disk_size_gb=draw(st.integers(10, 500)), min_nodes=always, max_nodes=busy,
                           always_on_nodes=always, busy_nodes=busy, basis="generated")
-    return ClusterLayout(region="us-central1", location_kind=draw(st.sampled_from(list(LocationKind))),
+    return ClusterLayout(region="us-central1", location="us-central1", location_kind=draw(st.sampled_from(list(LocationKind))),
                          pools=(pool("system", "e2-standard-2", None), pool("gpu", "g2-standard-8", "nvidia-l4")),
                          volumes=())
 
@@ -105,5 +105,22 @@ def test_the_per_zone_rounding_keeps_more_nodes_than_the_config_states():
     assert (layout.min_nodes, layout.always_on_nodes, layout.max_nodes) == (3, 3, 6)
 
 
-def test_a_gke_layout_is_regional():
-    assert gke_layout(small_config()).location_kind == LocationKind.REGIONAL
+def test_a_gke_layout_is_regional_by_default():
+    layout = gke_layout(small_config())
+    assert (layout.location_kind, layout.location) == (LocationKind.REGIONAL, "us-central1")
+
+
+def test_a_zonal_layout_sits_in_the_first_zone_with_the_system_pool_there_only():
+    cfg = small_config(substrate={"zones": ["us-central1-c", "us-central1-a"], "location": "zonal",
+                                  "system_nodes_per_zone": 2, "system_spot": True, "system_disk_size_gb": 30})
+    layout = gke_layout(cfg)
+    system, gpu = layout.pools
+    assert (layout.location_kind, layout.location) == (LocationKind.ZONAL, "us-central1-c")
+    assert (system.always_on_nodes, system.spot, system.disk_size_gb) == (2, True, 30)
+    assert gpu.max_nodes == 2, "the GPU pool still spans both zones (max 2 -> 1 per zone)"
+
+
+def test_a_regional_system_pool_has_its_nodes_in_every_zone():
+    cfg = small_config(substrate={"zones": ["us-central1-a", "us-central1-b", "us-central1-c"],
+                                  "system_nodes_per_zone": 2})
+    assert gke_layout(cfg).pools[0].always_on_nodes == 6

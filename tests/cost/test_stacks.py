@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from llmplatform.cost.assumptions import DEV_IDLE_TARGET_USD, Assumptions
-from llmplatform.cost.estimate import estimate, estimate_layout
+from llmplatform.cost.estimate import estimate
 from llmplatform.cost.layout import gke_layout
 from llmplatform.cost.pricing import LocationKind, load_pricing
 from llmplatform.cost.stack import stack_platform_config
@@ -16,31 +15,25 @@ from llmplatform.cost.stack import stack_platform_config
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dev idle is ~$192/mo: the cluster is regional (GkeCluster uses the region as location), so the GKE "
-    "free tier does not apply ($73 fee), and the system pool is 2 on-demand e2-standard-2 with 100 GB disks. "
-    "The config model has no zonal cluster, Spot system pool or system disk size; see docs/cost.md "
-    "'Dev idle target'. Remove this mark once those knobs exist and Pulumi.dev.yaml uses them."))
 def test_the_dev_stack_idles_within_its_target():
     est = estimate("dev", stack_platform_config(ROOT, "dev"), load_pricing())
-    assert est.idle_total <= DEV_IDLE_TARGET_USD
+    assert est.complete and est.idle_total <= DEV_IDLE_TARGET_USD
+    assert not any("idle target" in note for note in est.notes)
 
 
-def test_the_proposed_dev_layout_would_meet_the_target():
-    """Zonal cluster (free-tier credit: $73.00 - $74.40 -> $0), one Spot e2-standard-2 system node
-    (730 h x $0.0294 = $21.46), a 50 GB pd-balanced boot disk (50 x $0.10 = $5.00), the 10 GB
-    Postgres volume ($1.00), GPU pool at zero when idle: $27.46 <= $30 with the 2026-11-23 table."""
-    layout = gke_layout(stack_platform_config(ROOT, "dev"))
-    system, gpu = layout.pools
-    proposed = replace(layout, location_kind=LocationKind.ZONAL, pools=(
-        replace(system, spot=True, disk_size_gb=50, min_nodes=1, max_nodes=1, always_on_nodes=1, busy_nodes=1), gpu))
-    table = load_pricing()
-    est = estimate_layout("dev", proposed, table, Assumptions())
-    prices = table.regions["us-central1"]
+def test_the_dev_idle_total_is_the_zonal_fee_one_spot_system_node_its_disk_and_the_volume():
+    """Zonal cluster: $73.00 fee - $74.40 credit -> $0; one Spot system node all month; its boot disk and
+    the Postgres volume at the pd-balanced rate; the GPU pool at zero."""
+    cfg = stack_platform_config(ROOT, "dev")
+    sub, table = cfg.substrate, load_pricing()
+    prices = table.regions[sub.region]
     by_hand = (max(0.0, 730 * table.gke.cluster_fee.usd_per_hour - table.gke.free_tier.monthly_credit_usd)
-               + 730 * prices.machines["e2-standard-2"].spot + (50 + 10) * prices.disks["pd-balanced"].usd_per_gb_month)
+               + 730 * prices.machines[sub.system_machine_type].spot
+               + (sub.system_disk_size_gb + cfg.tenant_gateway.postgres_storage_gb)
+               * prices.disks["pd-balanced"].usd_per_gb_month)
+    est = estimate("dev", cfg, table, Assumptions())
     assert est.idle_total == pytest.approx(by_hand)
-    assert est.idle_total <= DEV_IDLE_TARGET_USD
+    assert gke_layout(cfg).location_kind == LocationKind.ZONAL
 
 
 def test_dev_gpus_cost_nothing_when_idle():
