@@ -83,6 +83,7 @@ tenant_gateway = TenantGateway(
         operator_namespace=namespaces.platform[naming.NS_CNPG].metadata.name,
         key_namespaces={t: ns.metadata.name for t, ns in namespaces.tenants.items()},
         backup_gcp_service_account=tgw_backup_sa_email,
+        key_rotation=cfg.tenant_gateway.key_rotation,
     ),
     opts=k8s_opts,
 )

@@ -9,6 +9,7 @@ from llmplatform.config.errors import ConfigError
 from llmplatform.config.hardware import ACCELERATORS, Accelerator, machine_gpu_count
 from llmplatform.config.model import (
     Autoscaling,
+    ClusterLocation,
     GkeSubstrate,
     Governance,
     GpuPool,
@@ -29,6 +30,7 @@ __all__ = [
     "ACCELERATORS",
     "Accelerator",
     "Autoscaling",
+    "ClusterLocation",
     "ConfigError",
     "GkeSubstrate",
     "Governance",

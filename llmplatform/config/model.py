@@ -312,6 +312,9 @@ class TenantGatewaySpec(Frozen):
     """`gs://...` for CNPG base backups and WAL archive; required on prod."""
     key_cache_ttl_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
     """How long a replica trusts a cached key/budget without reading Postgres."""
+    key_rotation: Annotated[str, Field(max_length=63, pattern=r"^[A-Za-z0-9._-]*$")] = ""
+    """Opaque rotation epoch (e.g. `2026-11`): changing it re-runs the tenant reconciler, which issues
+    every tenant a new key once and revokes the old one. Empty: keys are never rotated by config."""
 
 
 class PlatformConfig(Frozen):

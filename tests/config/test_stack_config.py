@@ -194,3 +194,12 @@ def test_unknown_keys_are_refused_by_name(junk):
     text = problems_of(raw)
     for key in junk:
         assert f"- {key}: " in text and "is not a known key" in text
+
+
+def test_a_key_rotation_epoch_must_be_a_plain_label():
+    raw = stack_raw("prod")
+    raw["tenant_gateway"]["key_rotation"] = "nov 2026!"
+    message = problems_of(raw)
+    assert "tenant_gateway.key_rotation: 'nov 2026!' is not allowed; must match ^[A-Za-z0-9._-]*$" in message
+    raw["tenant_gateway"]["key_rotation"] = "2026-11"
+    assert load_platform_config(raw).tenant_gateway.key_rotation == "2026-11"
