@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test test-deps venv clean
+.PHONY: plan test test-deps venv clean bench bench-docs bench-plan-overhead bench-plan-scaling bench-plan-verify bench-gateway-hop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,5 +29,32 @@ test-deps: $(STAMP)
 test: test-deps
 	$(BIN)/python -m pytest
 
+## bench: every benchmark (a few minutes on a quiet machine), then docs/benchmarks.md. Not part of `make test`.
+bench: $(STAMP)
+	$(MAKE) bench-plan-overhead bench-plan-scaling bench-plan-verify bench-gateway-hop
+	$(MAKE) bench-docs
+
+## bench-plan-overhead: `llmp plan` vs the Pulumi SDK's bare mock registration of the same resources.
+bench-plan-overhead: $(STAMP)
+	$(BIN)/python bench/plan_overhead.py
+
+## bench-plan-scaling: plan time and peak memory for 1-200 tenants and 1-20 models, with linear fits.
+bench-plan-scaling: $(STAMP)
+	$(BIN)/python bench/plan_scaling.py
+
+## bench-plan-verify: wall time of `llmp plan` + `llmp verify` for dev and prod.
+bench-plan-verify: $(STAMP)
+	$(BIN)/python bench/plan_verify.py
+
+## bench-gateway-hop: latency added by the LiteLLM tenant gateway (needs the live-test dependencies).
+bench-gateway-hop: $(STAMP)
+	$(BIN)/python bench/gateway_hop.py
+
+## bench-docs: render docs/benchmarks.md from bench/results/*.json.
+bench-docs: $(STAMP)
+	$(BIN)/python bench/render_docs.py
+
 clean:
 	rm -rf build .pytest_cache .hypothesis
+
+include Makefile.checkov Makefile.live

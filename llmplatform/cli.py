@@ -72,7 +72,7 @@ def plan(
     print_estimate(cost, console, quiet=quiet)
     from llmplatform.policy_runner import POLICY_EXIT_CODE, has_mandatory, run_policies, write_policy_json
 
-    findings = run_policies(paths["plan"], stack)
+    findings = run_policies(paths["plan"], stack, project_dir=root)
     write_policy_json(findings, out_dir / "policy.json", stack=stack, runner="in-process")
     for f in findings:
         colour = {"mandatory": "red", "advisory": "yellow"}.get(f.enforcement, "dim")

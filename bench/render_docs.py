@@ -1,0 +1,208 @@
+"""Render docs/benchmarks.md from bench/results/*.json.
+
+Usage: .venv/bin/python bench/render_docs.py [--results bench/results] [--out docs/benchmarks.md]
+
+Every section names the date, machine, versions and the command that produced its figures; a benchmark
+without a result file gets "Not measured yet" and the command to run. `render` is a pure function
+of the loaded results, so tests can render from fixtures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import FLAT_SPREAD, LINEAR_R2, LINEAR_TAIL_RATIO, ROOT  # noqa: E402 - bench/ is not a package
+
+Result = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    """Result file stem: bench/results/<name>.json."""
+    title: str
+    make_target: str
+    script: str
+    """What the make target runs (the full-size default run)."""
+    about: str
+    body: Callable[[Result], list[str]]
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """A Markdown table."""
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        # Three significant digits below 10 (times in s, slopes), one decimal above (ms, MiB).
+        return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value).replace("|", "\\|")
+
+
+def _overhead(doc: Result) -> list[str]:
+    rows = doc.get("rows", [])
+    n = doc.get("repeats")
+    out = [f"Median of {n} repeat{'' if n == 1 else 's'} per side ({doc.get('mode', 'in-process')}).", ""]
+    out += table(["stack", "resources", "of which components", "`llmp plan` program (s)", "`llmp plan` full (s)",
+                  "bare SDK mocks (s)", "program / bare", "full / bare"],
+                 [[r["stack"], r["resources"], r["components"], r["platform_program_s"], r["platform_full_s"],
+                   r["bare_s"], f"{r['program_over_bare']}x", f"{r['full_over_bare']}x"] for r in rows])
+    return out
+
+
+def _scaling(doc: Result) -> list[str]:
+    rows = doc.get("rows", [])
+    out = [f"Time: {doc.get('time', '')}, median of {doc.get('repeats')}. Memory: {doc.get('memory', '')}; "
+           "it includes the interpreter and the imported SDKs, so the column after it subtracts the level "
+           "reached by a 1-tenant, 1-model warm-up plan in the same process.", ""]
+    out += table(["series", "tenants", "models", "resources", "program (s)", "total (s)", "ms per resource",
+                  "peak RSS (MiB)", "above warm-up (MiB)"],
+                 [[r["series"], r["tenants"], r["models"], r["resources"], r["program_s"], r["total_s"],
+                   r.get("ms_per_resource"), r["peak_rss_mib"],
+                   round(r["peak_rss_mib"] - r["warm_rss_mib"], 1) if "warm_rss_mib" in r else None] for r in rows])
+    fits = doc.get("fits", [])
+    if fits:
+        out += ["", "Linear fits `y = intercept + slope * x` (slope per tenant, model or resource):", ""]
+        out += table(["series", "y", "x", "held fixed", "points", "slope", "intercept", "r²", "last/first slope",
+                      "verdict"],
+                     [[f["series"], f["y"], f["x"], f["fixed"], f["points"], f["slope"], f["intercept"], f["r2"],
+                       f.get("tail_slope_ratio"), f["verdict"]] for f in fits])
+        bad = [f for f in fits if f["verdict"].startswith("NON-LINEAR")]
+        untested = [f for f in fits if f["verdict"].startswith("not tested")]
+        tested = len(fits) - len(untested)
+        out.append("")
+        out.append(f"Linear means r² >= {LINEAR_R2} and the last segment at most {LINEAR_TAIL_RATIO}x as steep as "
+                   f"the first (needs 3 or more distinct x values); flat means max - min is at most "
+                   f"{100 * FLAT_SPREAD:.0f}% of the mean (no growth to fit).")
+        if bad:
+            out.append(f"**Not linear** in {len(bad)} of {tested} tested series: "
+                       + "; ".join(f"{f['y']} vs {f['x']} ({f['series']}, {f['fixed']})" for f in bad) + ".")
+        elif tested:
+            out.append(f"All {tested} tested series are linear or flat by these criteria.")
+        if untested:
+            out.append(f"**Linearity not tested** in {len(untested)} series with fewer than 3 distinct x values.")
+    return out
+
+
+def _plan_verify(doc: Result) -> list[str]:
+    rows = doc.get("rows", [])
+    out = [f"Median of {doc.get('repeats')} run(s), {doc.get('mode', 'subprocess per command')}. "
+           "A non-zero exit is shown, not hidden.", ""]
+    out += table(["stack", "resources", "`llmp plan` (s)", "plan exit", "`llmp verify` (s)", "verify exit",
+                  "total (s)"],
+                 [[r["stack"], r["resources"], r["plan_s"], r["plan_exit"], r["verify_s"], r["verify_exit"],
+                   r["total_s"]] for r in rows])
+    return out
+
+
+def _gateway_hop(doc: Result) -> list[str]:
+    rows = doc.get("rows", [])
+    out = [f"{doc.get('requests_per_level')} requests per concurrency level; added = through the tenant "
+           "gateway minus direct to the backend.", ""]
+    out += table(["concurrency", "direct p50 (ms)", "direct p95 (ms)", "gateway p50 (ms)", "gateway p95 (ms)",
+                  "added p50 (ms)", "added p95 (ms)"],
+                 [[r["concurrency"], r["direct_p50_ms"], r["direct_p95_ms"], r["gateway_p50_ms"], r["gateway_p95_ms"],
+                   r["added_p50_ms"], r["added_p95_ms"]] for r in rows])
+    return out
+
+
+BENCHMARKS: tuple[Benchmark, ...] = (
+    Benchmark("plan_overhead", "Offline plan overhead", "bench-plan-overhead", "bench/plan_overhead.py",
+              "`llmp plan` (program = config validation + the real `__main__.py` under recording mocks; full = "
+              "program + plan.json/manifests + policy pack) against the Pulumi SDK's stock `set_mocks` registering "
+              "the same resources (same types, names, parent tree and inputs) as plain Custom/ComponentResources, "
+              "side by side in one process.", _overhead),
+    Benchmark("plan_scaling", "Offline plan scaling with tenants and models", "bench-plan-scaling",
+              "bench/plan_scaling.py",
+              "The prod stack with generated tenants and models (`bench/stackgen.py`; the GPU pool is sized so the "
+              "config rules accept them), one fresh process per point. `grid` keeps prod's tier (multi-team), where "
+              "tenants share the platform's namespaces (the resources column shows what they add); "
+              "`untrusted` gives every tenant its own namespace and controls.", _scaling),
+    Benchmark("plan_verify", "Plan + verify wall time", "bench-plan-verify", "bench/plan_verify.py",
+              "`llmp plan <stack> -q` then `llmp verify <stack>` as subprocesses, as CI runs them (verify includes "
+              "network-config-analyzer, both CEL engines, kubernetes-validate and checkov).", _plan_verify),
+    Benchmark("gateway_hop", "Tenant gateway hop", "bench-gateway-hop", "bench/gateway_hop.py",
+              "Latency a request gains by going through the LiteLLM tenant gateway instead of straight to the "
+              "(fake, local) model backend, at several concurrency levels.", _gateway_hop),
+)
+
+
+def load_results(results_dir: Path) -> dict[str, dict[str, Any] | None]:
+    """Each known benchmark's result document, None where its file is missing."""
+    out: dict[str, dict[str, Any] | None] = {}
+    for bench in BENCHMARKS:
+        path = results_dir / f"{bench.name}.json"
+        out[bench.name] = json.loads(path.read_text()) if path.exists() else None
+    return out
+
+
+def _default_command(bench: Benchmark) -> str:
+    return shlex.join([".venv/bin/python", bench.script])
+
+
+def _provenance(bench: Benchmark, doc: Result) -> list[str]:
+    m = doc.get("machine", {})
+    versions = ", ".join(f"{k} {v}" for k, v in sorted(doc.get("versions", {}).items()))
+    command = doc.get("command", "?")
+    lines = [f"- Measured: {doc.get('date', '?')} on {m.get('cpus', '?')} CPUs, {m.get('memory_gib', '?')} GiB, "
+             f"Python {m.get('python', '?')}" + (f" ({m['platform']})" if m.get("platform") else "")
+             + (f"; load average {m['load_avg_1m']} at start" if m.get("load_avg_1m") is not None else ""),
+             f"- Versions: {versions or 'not recorded'}",
+             f"- These figures: `{command}`"]
+    if command != _default_command(bench):
+        lines.append(f"- Reduced or custom run; the full run is `make {bench.make_target}` "
+                     f"(`{_default_command(bench)}`)")
+    else:
+        lines.append(f"- Reproduce: `make {bench.make_target}`")
+    return lines
+
+
+def render(results: Mapping[str, Result | None]) -> str:
+    """docs/benchmarks.md for `results` (benchmark name -> result document or None)."""
+    out = ["# Benchmarks", "",
+           "Generated by `bench/render_docs.py` from `bench/results/*.json`; do not edit by hand. "
+           "`make bench` runs every benchmark and renders this page; each section names its own make target. "
+           "These are scripts, not timed tests: numbers depend on the machine and its load.", ""]
+    reduced = [b.title for b in BENCHMARKS
+               if results.get(b.name) is not None and results[b.name].get("command") != _default_command(b)]
+    if reduced:
+        out += [f"**Reduced runs:** the figures in {'; '.join(reduced)} were measured with smaller or custom "
+                "settings than `make bench` uses (each section names its command); rerun `make bench` for the "
+                "full figures.", ""]
+    for bench in BENCHMARKS:
+        doc = results.get(bench.name)
+        out += [f"## {bench.title}", "", bench.about, ""]
+        if doc is None:
+            out += [f"Not measured yet: run `make {bench.make_target}` (`{_default_command(bench)}`), "
+                    "then `make bench-docs`.", ""]
+            continue
+        out += _provenance(bench, doc) + [""] + bench.body(doc) + [""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args(argv)
+    args.out.write_text(render(load_results(args.results)))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""docs/benchmarks.md is rendered from result files: provenance, tables, fit verdicts, missing results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.bench.benchmods import load_bench_module
+
+render_docs = load_bench_module("render_docs")
+
+MACHINE = {"cpus": 7, "memory_gib": 12.5, "python": "3.11.99", "platform": "Linux-fixture", "load_avg_1m": 3.25}
+
+
+def overhead_doc() -> dict:
+    return {
+        "benchmark": "plan_overhead", "date": "2031-02-03T04:05:06+00:00", "machine": MACHINE,
+        "versions": {"pulumi": "9.8.7", "pulumi-kubernetes": "6.5.4"},
+        "command": ".venv/bin/python bench/plan_overhead.py", "repeats": 5, "mode": "in-process fixture mode",
+        "rows": [{"stack": "dev", "resources": 75, "components": 7, "platform_program_s": 0.4321,
+                  "platform_full_s": 0.6543, "bare_s": 0.2109, "program_over_bare": 2.05, "full_over_bare": 3.1}],
+    }
+
+
+def scaling_doc() -> dict:
+    rows = [{"series": "grid", "tenants": t, "models": 1, "resources": 90 + t, "program_s": 1.0 + t / 100,
+             "total_s": 1.5 + t / 100, "ms_per_resource": 1000 * (1.5 + t / 100) / (90 + t),
+             "peak_rss_mib": 200.0 + t, "warm_rss_mib": 199.5} for t in (1, 10)]
+    return {
+        "benchmark": "plan_scaling", "date": "2031-02-03T05:00:00+00:00", "machine": MACHINE,
+        "versions": {"pulumi": "9.8.7"}, "repeats": 1, "time": "fixture time", "memory": "fixture rss",
+        "command": ".venv/bin/python bench/plan_scaling.py --tenants 1 10 --repeats 1",
+        "rows": rows,
+        "fits": [
+            {"series": "grid", "x": "tenants", "y": "total_s", "fixed": "models=1", "points": 3, "slope": 0.01,
+             "intercept": 1.5, "r2": 0.999, "tail_slope_ratio": 1.1, "verdict": "linear"},
+            {"series": "grid", "x": "models", "y": "total_s", "fixed": "tenants=1", "points": 2, "slope": 0.7,
+             "intercept": 1.0, "r2": 1.0, "tail_slope_ratio": None,
+             "verdict": "not tested (2 points: any 2 points fit a line)"},
+            {"series": "untrusted", "x": "tenants", "y": "total_s", "fixed": "models=1", "points": 3,
+             "slope": 0.5, "intercept": 0.2, "r2": 0.91, "tail_slope_ratio": 4.2,
+             "verdict": "NON-LINEAR (r^2 0.910 < 0.98)"},
+        ],
+    }
+
+
+def hop_doc() -> dict:
+    return {
+        "benchmark": "gateway_hop", "date": "2031-02-03T06:00:00+00:00", "machine": MACHINE,
+        "versions": {"litellm": "1.106.2"}, "command": ".venv/bin/python bench/gateway_hop.py",
+        "requests_per_level": 123,
+        "rows": [{"concurrency": 8, "direct_p50_ms": 1.25, "direct_p95_ms": 2.5, "gateway_p50_ms": 11.75,
+                  "gateway_p95_ms": 19.5, "added_p50_ms": 10.5, "added_p95_ms": 17.0}],
+    }
+
+
+@pytest.fixture
+def results_dir(tmp_path: Path) -> Path:
+    """Three result files; plan_verify.json is missing on purpose."""
+    for doc in (overhead_doc(), scaling_doc(), hop_doc()):
+        (tmp_path / f"{doc['benchmark']}.json").write_text(json.dumps(doc))
+    return tmp_path
+
+
+def section(text: str, title: str) -> str:
+    """The text of the `## <title>` section."""
+    start = text.index(f"## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:] if end == -1 else text[start:end]
+
+
+def test_a_missing_result_file_renders_as_not_measured_yet_with_its_command(results_dir: Path) -> None:
+    text = render_docs.render(render_docs.load_results(results_dir))
+    verify = section(text, "Plan + verify wall time")
+    assert "Not measured yet: run `make bench-plan-verify` (`.venv/bin/python bench/plan_verify.py`)" in verify
+    assert "| stack |" not in verify
+    assert "Not measured yet" not in section(text, "Offline plan overhead")
+
+
+def test_each_section_names_date_machine_versions_and_the_command(results_dir: Path) -> None:
+    text = render_docs.render(render_docs.load_results(results_dir))
+    overhead = section(text, "Offline plan overhead")
+    assert ("2031-02-03T04:05:06+00:00 on 7 CPUs, 12.5 GiB, Python 3.11.99 (Linux-fixture); "
+            "load average 3.25 at start") in overhead
+    assert "pulumi 9.8.7, pulumi-kubernetes 6.5.4" in overhead
+    assert "These figures: `.venv/bin/python bench/plan_overhead.py`" in overhead
+    assert "Reproduce: `make bench-plan-overhead`" in overhead
+    hop = section(text, "Tenant gateway hop")
+    assert "litellm 1.106.2" in hop and "Reproduce: `make bench-gateway-hop`" in hop
+
+
+def test_a_reduced_run_is_labelled_and_points_to_the_full_run(results_dir: Path) -> None:
+    scaling = section(render_docs.render(render_docs.load_results(results_dir)),
+                      "Offline plan scaling with tenants and models")
+    assert "These figures: `.venv/bin/python bench/plan_scaling.py --tenants 1 10 --repeats 1`" in scaling
+    assert "Reduced or custom run; the full run is `make bench-plan-scaling`" in scaling
+    assert "Reproduce: `make bench-plan-scaling`" not in scaling
+
+
+def test_the_page_warns_up_front_which_sections_come_from_reduced_runs(results_dir: Path) -> None:
+    text = render_docs.render(render_docs.load_results(results_dir))
+    head = text[:text.index("\n## ")]
+    assert "**Reduced runs:** the figures in Offline plan scaling with tenants and models were measured" in head
+    assert "Offline plan overhead" not in head and "Tenant gateway hop" not in head
+
+
+def test_tables_carry_the_numbers_from_the_result_files(results_dir: Path) -> None:
+    text = render_docs.render(render_docs.load_results(results_dir))
+    assert "| dev | 75 | 7 | 0.432 | 0.654 | 0.211 | 2.05x | 3.1x |" in section(text, "Offline plan overhead")
+    assert "Median of 5 repeats per side (in-process fixture mode)." in text
+    scaling = section(text, "Offline plan scaling with tenants and models")
+    assert "| grid | 10 | 1 | 100 | 1.1 | 1.6 | 16.0 | 210.0 | 10.5 |" in scaling
+    assert "| 8 | 1.25 | 2.5 | 11.8 | 19.5 | 10.5 | 17.0 |" in section(text, "Tenant gateway hop")
+    assert "123 requests per concurrency level" in text
+
+
+def test_non_linear_series_are_named_not_hidden(results_dir: Path) -> None:
+    scaling = section(render_docs.render(render_docs.load_results(results_dir)),
+                      "Offline plan scaling with tenants and models")
+    assert "NON-LINEAR (r^2 0.910 < 0.98)" in scaling
+    assert "**Not linear** in 1 of 2 tested series: total_s vs tenants (untrusted, models=1)." in scaling
+    assert "**Linearity not tested** in 1 series with fewer than 3 distinct x values." in scaling
+
+
+def test_all_linear_series_are_reported_as_such(tmp_path: Path) -> None:
+    doc = scaling_doc()
+    doc["fits"] = [f for f in doc["fits"] if f["verdict"] == "linear"]
+    (tmp_path / "plan_scaling.json").write_text(json.dumps(doc))
+    text = render_docs.render(render_docs.load_results(tmp_path))
+    assert "All 1 tested series are linear or flat by these criteria." in text
+    assert "**Not linear**" not in text and "**Linearity not tested**" not in text
+
+
+def test_with_no_results_every_benchmark_says_how_to_measure_it(tmp_path: Path) -> None:
+    text = render_docs.render(render_docs.load_results(tmp_path))
+    for target in ("bench-plan-overhead", "bench-plan-scaling", "bench-plan-verify", "bench-gateway-hop"):
+        assert f"Not measured yet: run `make {target}`" in text
+
+
+def test_main_writes_the_page_it_renders(results_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "benchmarks.md"
+    out.parent.mkdir()
+    assert render_docs.main(["--results", str(results_dir), "--out", str(out)]) == 0
+    assert out.read_text() == render_docs.render(render_docs.load_results(results_dir))
+
+
+def test_every_documented_make_target_exists_in_the_makefile() -> None:
+    makefile = (Path(render_docs.ROOT) / "Makefile").read_text()
+    for bench in render_docs.BENCHMARKS:
+        assert f"\n{bench.make_target}:" in makefile
+        assert f"$(BIN)/python {bench.script}\n" in makefile
+    assert "\nbench-docs:" in makefile and "\nbench:" in makefile
