@@ -184,7 +184,8 @@ class TenantGateway(pulumi.ComponentResource):
                 f"{name}-cache", metadata=meta(workloads.BUDGET_CACHE, workloads.BUDGET_CACHE),
                 spec=workloads.redis_service_spec(), opts=child)
             deps.append(k8s.apps.v1.StatefulSet(
-                f"{name}-cache-set", metadata=meta(workloads.BUDGET_CACHE, workloads.BUDGET_CACHE),
+                f"{name}-cache-set", metadata={**meta(workloads.BUDGET_CACHE, workloads.BUDGET_CACHE),
+                                               "annotations": workloads.BUDGET_CACHE_ANNOTATIONS},
                 spec=workloads.redis_statefulset_spec(),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[cache_secret, cache_service])))
 
@@ -225,7 +226,8 @@ class TenantGateway(pulumi.ComponentResource):
         spec["template"]["metadata"]["annotations"]["llmplatform.io/config-hash"] = config_yaml.apply(
             lambda text: _hash(text, hook, probe))
         self.deployment = k8s.apps.v1.Deployment(
-            f"{name}-proxy", metadata=meta(workloads.LITELLM, workloads.LITELLM), spec=spec,
+            f"{name}-proxy", metadata={**meta(workloads.LITELLM, workloads.LITELLM),
+                                       "annotations": workloads.LITELLM_ANNOTATIONS}, spec=spec,
             # First rollout waits for CNPG to bootstrap the database and the migrations to run.
             opts=pulumi.ResourceOptions(parent=self, depends_on=deps,
                                         custom_timeouts=pulumi.CustomTimeouts(create="20m", update="20m")))
@@ -282,7 +284,7 @@ class TenantGateway(pulumi.ComponentResource):
             data={workloads.RECONCILE_FILE: script, workloads.DESIRED_FILE: desired_text}, opts=child)
         job_name = desired_text.apply(lambda text: naming.k8s(f"tenant-reconcile-{_hash(text, script)}"))
         k8s.batch.v1.Job(
-            f"{name}-reconcile", metadata=meta(job_name),
+            f"{name}-reconcile", metadata={**meta(job_name), "annotations": workloads.RECONCILER_ANNOTATIONS},
             spec=workloads.reconcile_job_spec(image=args.litellm_image, proxy_url=self.service_url),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, config, *rbac],
                                         custom_timeouts=pulumi.CustomTimeouts(create="20m")))

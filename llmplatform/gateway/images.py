@@ -30,9 +30,6 @@ REDIS_IMAGE = (
 """Valkey 8 (BSD-3, wire-compatible with Redis 7.2; Redis >= 7.4 is no longer OSI-licensed).
 Digest as pinned by immich-app/immich `docker/docker-compose.yml` (commit 0126ec8f)."""
 
-REDIS_UID = 999
-"""The `valkey` user of the official image."""
-
 CNPG_CHART = "cloudnative-pg"
 CNPG_CHART_VERSION = "0.29.0"
 """Chart 0.29.0 ships operator 1.30.0 (cloudnative-pg/charts `charts/cloudnative-pg/Chart.yaml` at

@@ -13,6 +13,7 @@ from typing import Any
 from llmplatform import labels, naming, ports
 from llmplatform.gateway import images
 from llmplatform.gateway.litellm_config import CONFIG_FILE, PLAIN_ENV, SECRET_ENV
+from llmplatform.validate import checkov_skips
 
 LITELLM = naming.k8s("litellm")
 """Deployment, Service, ServiceAccount and PodDisruptionBudget of the proxy."""
@@ -41,6 +42,17 @@ MIGRATE_ENV = frozenset({SECRET_ENV["database_url"], SECRET_ENV["master_key"], S
 
 LITELLM_UID = 65534
 """The user the litellm-non_root image runs as."""
+
+BUDGET_CACHE_UID = 10999
+"""Valkey runs as this UID rather than the image's `valkey` user (999): above 10000, so it cannot
+coincide with a host account. valkey-server needs no passwd entry; /data is writable through fsGroup."""
+
+LITELLM_ANNOTATIONS = checkov_skips.annotations("CKV_K8S_11", "CKV_K8S_22", "CKV_K8S_35")
+"""On the proxy Deployment: accepted checkov findings (reasons in llmplatform/validate/checkov_skips.py)."""
+BUDGET_CACHE_ANNOTATIONS = checkov_skips.annotations("CKV_K8S_11", "CKV_K8S_35")
+"""On the Valkey StatefulSet: accepted checkov findings."""
+RECONCILER_ANNOTATIONS = checkov_skips.annotations("CKV_K8S_35", "CKV_K8S_38")
+"""On the tenant reconcile Job: accepted checkov findings."""
 
 RESTRICTED_CONTAINER = {
     "allowPrivilegeEscalation": False,
@@ -226,7 +238,7 @@ def redis_statefulset_spec(*, image: str = images.REDIS_IMAGE, storage_gb: int =
             "metadata": {"labels": role_labels(BUDGET_CACHE, labels.ROLE_BUDGET_CACHE)},
             "spec": {
                 "automountServiceAccountToken": False,
-                "securityContext": _pod_security(images.REDIS_UID),
+                "securityContext": _pod_security(BUDGET_CACHE_UID),
                 "containers": [container],
                 "volumes": [{"name": "config", "secret": {"secretName": BUDGET_CACHE_AUTH,
                                                           "items": [{"key": "valkey.conf", "path": "valkey.conf"}]}}],
@@ -340,7 +352,9 @@ def reconcile_job_spec(*, image: str, proxy_url: Any, rotate: str = "") -> dict[
                     "command": ["python", f"{RECONCILER_DIR}/{RECONCILE_FILE}",
                                 "--desired", f"{RECONCILER_DIR}/{DESIRED_FILE}", "--proxy-url", proxy_url],
                     "env": env,
-                    "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+                    # A batch job off the request path: a CPU limit costs nothing here.
+                    "resources": {"requests": {"cpu": "50m", "memory": "128Mi"},
+                                  "limits": {"cpu": "500m", "memory": "256Mi"}},
                     "securityContext": RESTRICTED_CONTAINER,
                     "volumeMounts": [{"name": "reconciler", "mountPath": RECONCILER_DIR, "readOnly": True},
                                      {"name": "tmp", "mountPath": "/tmp"}],

@@ -3,7 +3,7 @@
 Everything substrate-specific comes from `SubstrateCapabilities` (GPU resource name, product label,
 taint, RuntimeClass, memory fraction); nothing here branches on which substrate it is.
 
-Security: the pod runs as UID 1000 with a read-only root filesystem; vLLM, Torch, Triton and the
+Security: the pod runs as UID 10001 with a read-only root filesystem; vLLM, Torch, Triton and the
 Hugging Face client write only to emptyDirs. The OpenAI API requires `VLLM_API_KEY` (a Secret only
 the tenant gateway also holds); `/health` and `/metrics` stay open so probes and Prometheus work
 without it, and a scraper that may reach port 8000 still cannot call completions.
@@ -16,10 +16,12 @@ from typing import Any
 from llmplatform import labels, ports
 from llmplatform.config import ModelSpec
 from llmplatform.serving import images, names
+from llmplatform.validate import checkov_skips
 from substrates.capabilities import SubstrateCapabilities
 
-UID = 1000
-"""vLLM's image runs as root by default; a numeric non-root UID satisfies `runAsNonRoot`."""
+UID = 10001
+"""vLLM's image runs as root by default; a numeric non-root UID satisfies `runAsNonRoot`. Above 10000 so
+it cannot coincide with a host account (first users and system daemons sit below)."""
 WEIGHTS_DIR = "/models"
 CACHE_DIR = "/cache"
 HOME_DIR = "/home/vllm"
@@ -192,7 +194,9 @@ def deployment(model: ModelSpec, caps: SubstrateCapabilities, namespace: Any, *,
         **gpu_scheduling(caps),
     }
     return {
-        "metadata": {"name": names.vllm(model.name), "namespace": namespace, "labels": pod_lbls},
+        "metadata": {"name": names.vllm(model.name), "namespace": namespace, "labels": pod_lbls,
+                     # Accepted checkov findings; the reasons live in llmplatform/validate/checkov_skips.py.
+                     "annotations": checkov_skips.annotations("CKV_K8S_11", "CKV_K8S_35")},
         "spec": {
             "replicas": model.min_replicas,
             "revisionHistoryLimit": 3,

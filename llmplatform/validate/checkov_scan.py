@@ -170,6 +170,9 @@ class SkippedCheck:
     """The text after `=` in the annotation."""
     source: str = ""
     """`"<file>#<document index>"` of the object, when it was matched to a manifest."""
+    scope: str = "annotation"
+    """`annotation` (checkov applied the object's own skip) or `tier:<name>`
+    (`llmplatform.validate.checkov_skips.accept_for_tier`)."""
 
     @property
     def resource(self) -> str:
