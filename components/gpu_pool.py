@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
+from pulumi.errors import InputPropertiesError, InputPropertyErrorDetails
 
 from llmplatform import naming
 from llmplatform.config.model import GpuSharing
@@ -30,13 +31,15 @@ class GpuPoolArgs:
     """The cluster's location (region for a regional cluster)."""
     cluster_name: pulumi.Input[str]
     node_zones: tuple[str, ...]
+    """Zones the GPU nodes may run in; `min_nodes` and `max_nodes` count nodes across all of them."""
     accelerator: str
     machine_type: str
     gpus_per_node: int = 1
     min_nodes: int = 0
-    """Per zone. 0: the pool scales to zero when idle (the first request waits ~5-10 min for a node)."""
+    """Fewest nodes of the whole pool (all `node_zones` together; GKE's `total_min_node_count`).
+    0: the pool scales to zero when idle (the first request waits ~5-10 min for a node)."""
     max_nodes: int = 1
-    """Per zone."""
+    """Most nodes of the whole pool (all `node_zones` together; GKE's `total_max_node_count`)."""
     spot: bool = False
     sharing: GpuSharing = GpuSharing.NONE
     max_shared_clients_per_gpu: int | None = None
@@ -48,6 +51,31 @@ class GpuPoolArgs:
     """(key, value) NoSchedule taints, e.g. a tenant dedication on the untrusted tier."""
 
 
+def initial_nodes_per_zone(min_nodes: int, max_nodes: int, zones: int) -> int:
+    """Nodes each zone starts with (`initial_node_count` is per zone, and changing it replaces the pool).
+
+    The fewest per zone that reach the pool's total minimum, never so many that the pool starts above
+    its total maximum; the autoscaler then trims the pool to what its workloads need. Where no equal
+    per-zone count fits between the two (min 2, max 2 over 3 zones), the pool starts below its minimum.
+    """
+    return min(-(-min_nodes // zones), max_nodes // zones)
+
+
+def validate(args: GpuPoolArgs) -> list[InputPropertyErrorDetails]:
+    """Every problem with the pool's size inputs (empty: valid)."""
+    out: list[InputPropertyErrorDetails] = []
+    if not args.node_zones:
+        out.append({"property_path": "node_zones", "reason": "is empty; name at least one zone for the GPU nodes"})
+    if args.min_nodes < 0:
+        out.append({"property_path": "min_nodes", "reason": f"is {args.min_nodes}; must be 0 or more"})
+    if args.max_nodes < 1:
+        out.append({"property_path": "max_nodes", "reason": f"is {args.max_nodes}; must be at least 1"})
+    if args.min_nodes > args.max_nodes:
+        out.append({"property_path": "min_nodes",
+                    "reason": f"is {args.min_nodes}, above max_nodes ({args.max_nodes}); lower it or raise max_nodes"})
+    return out
+
+
 class GpuPool(pulumi.ComponentResource):
     """GPU nodes with GKE-managed drivers; `node_pool` is the escape hatch."""
 
@@ -57,6 +85,10 @@ class GpuPool(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GpuPoolArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
+        problems = validate(args)
+        if problems:
+            lines = "\n".join(f"  - {p['property_path']}: {p['reason']}" for p in problems)
+            raise InputPropertiesError(f"GpuPool {name!r} has {len(problems)} invalid input(s):\n{lines}", problems)
         accelerator: dict = {
             "type": args.accelerator,
             "count": args.gpus_per_node,
@@ -82,10 +114,12 @@ class GpuPool(pulumi.ComponentResource):
             location=args.location,
             cluster=args.cluster_name,
             node_locations=list(args.node_zones),
-            initial_node_count=args.min_nodes,
+            initial_node_count=initial_nodes_per_zone(args.min_nodes, args.max_nodes, len(args.node_zones)),
+            # Total limits, not per-zone ones: per-zone limits multiply by the zone count, so a pool
+            # over several zones would keep and allow more (billed) GPU nodes than the config states.
             autoscaling={
-                "min_node_count": args.min_nodes,
-                "max_node_count": args.max_nodes,
+                "total_min_node_count": args.min_nodes,
+                "total_max_node_count": args.max_nodes,
                 # Spot and GPU capacity is scarce per zone: take it wherever it is.
                 "location_policy": "ANY" if args.spot else "BALANCED",
             },

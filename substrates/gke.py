@@ -56,7 +56,6 @@ def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolConfig) -> 
             deletion_protection=cfg.deletion_protection,
         ),
     )
-    zones = len(cfg.zones)
     GpuPool(
         f"{name}-gpu",
         GpuPoolArgs(
@@ -68,9 +67,9 @@ def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolConfig) -> 
             accelerator=pool.accelerator,
             machine_type=pool.machine_type,
             gpus_per_node=pool.gpus_per_node,
-            # GKE autoscaling limits are per zone; config states pool totals.
-            min_nodes=-(-pool.min_nodes // zones),
-            max_nodes=-(-pool.max_nodes // zones),
+            # Pool totals, as the config states them; GpuPool sets GKE's total (not per-zone) limits.
+            min_nodes=pool.min_nodes,
+            max_nodes=pool.max_nodes,
             spot=pool.spot,
             sharing=Sharing(pool.sharing.value),
             max_shared_clients_per_gpu=pool.max_shared_clients_per_gpu,

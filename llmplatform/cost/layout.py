@@ -1,8 +1,8 @@
 """What a stack's config makes GKE bill for: node pools with node counts, disks and volumes.
 
 Pure functions of the typed config. They mirror what `components/gke_cluster.py`,
-`components/gpu_pool.py` and `substrates/gke.py` register (machine types, per-zone autoscaling
-limits, boot disks); `tests/cost/test_cli_cost.py` checks them against the offline plan, so a
+`components/gpu_pool.py` and `substrates/gke.py` register (machine types, node counts and
+autoscaling limits, boot disks); `tests/cost/test_cli_cost.py` checks them against the offline plan, so a
 change there that this module misses fails a test instead of silently mispricing.
 """
 
@@ -43,9 +43,9 @@ class PoolLayout:
     disk_type: str
     disk_size_gb: int
     min_nodes: int
-    """Smallest node count GKE keeps (per-zone minimum x zones)."""
+    """Smallest node count GKE keeps across the pool's zones."""
     max_nodes: int
-    """Largest node count GKE allows (per-zone maximum x zones)."""
+    """Largest node count GKE allows across the pool's zones."""
     always_on_nodes: int
     """Nodes running all month: `min_nodes`, or more if replicas that never scale to zero need them."""
     busy_nodes: int
@@ -96,18 +96,17 @@ def nodes_for(replica_gpus: Iterable[int], slots_per_node: int) -> int:
 def gpu_pool_layout(pool: GpuPool, zones: int, models: Iterable[ModelSpec]) -> PoolLayout:
     """Node counts of the GPU pool: GKE's limits and what the models ask for at min and max replicas.
 
-    GKE autoscaling limits are per zone; `substrates/gke.py` turns the config's pool totals into
-    per-zone limits by rounding up, so GKE may keep or allow more nodes than the config states.
+    The config's `min_nodes`/`max_nodes` are pool totals and `GpuPool` sets them as GKE's total
+    autoscaling limits, so they are what GKE keeps and allows whatever the number of `zones`.
     """
     models = tuple(models)
-    gke_min = math.ceil(pool.min_nodes / zones) * zones
-    gke_max = math.ceil(pool.max_nodes / zones) * zones
+    gke_min, gke_max = pool.min_nodes, pool.max_nodes
     slots = pool.gpus_per_node * pool.shared_clients
     need_min = nodes_for((m.gpus_per_replica for m in models for _ in range(m.min_replicas)), slots)
     need_max = nodes_for((m.gpus_per_replica for m in models for _ in range(m.max_replicas)), slots)
     always_on = min(gke_max, max(gke_min, need_min))
     busy = min(gke_max, max(always_on, need_max))
-    basis = (f"min {pool.min_nodes}/max {pool.max_nodes} over {zones} zone(s) -> GKE keeps {gke_min}, allows {gke_max}; "
+    basis = (f"min {gke_min}/max {gke_max} in total over {zones} zone(s); "
              f"replicas need {need_min} node(s) at min, {need_max} at max")
     return PoolLayout(
         role="gpu", machine_type=pool.machine_type, spot=pool.spot, gpu=pool.accelerator,

@@ -135,10 +135,22 @@ def prometheus_scrape_configs(serving_ns: str, gateway_ns: str) -> list[dict[str
     ]
 
 
+PROMETHEUS_DEFAULT_JOBS = (
+    "prometheus", "kubernetes-api-servers", "kubernetes-nodes", "kubernetes-nodes-cadvisor",
+    "kubernetes-service-endpoints", "kubernetes-service-endpoints-slow", "prometheus-pushgateway",
+    "kubernetes-services", "kubernetes-pods", "kubernetes-pods-slow",
+)
+"""The cluster-wide scrape jobs the pinned chart renders from its own `scrapeConfigs` map, ahead of
+`serverFiles."prometheus.yml".scrape_configs`, unless each is given `enabled: false`
+(prometheus-community/helm-charts tag prometheus-28.10.0, charts/prometheus/values.yaml and templates/cm.yaml)."""
+
+
 def prometheus_values(serving_ns: str, gateway_ns: str, *, scrape_seconds: int = 15) -> dict[str, Any]:
-    """An in-cluster Prometheus for autoscaling signals only: no alertmanager or exporters, short
-    retention on an emptyDir (signals are minutes old; losing history on restart costs nothing)."""
+    """An in-cluster Prometheus for autoscaling signals only: no alertmanager or exporters, no
+    cluster-wide default jobs (only `prometheus_scrape_configs`), short retention on an emptyDir
+    (signals are minutes old; losing history on restart costs nothing)."""
     return {
+        "scrapeConfigs": {job: {"enabled": False} for job in PROMETHEUS_DEFAULT_JOBS},
         "alertmanager": {"enabled": False},
         "kube-state-metrics": {"enabled": False},
         "prometheus-node-exporter": {"enabled": False},
@@ -160,11 +172,16 @@ def istio_base_values() -> dict[str, Any]:
 
 
 def istiod_values() -> dict[str, Any]:
-    """istiod with the inference extension on; gateway pods it deploys meet Pod Security `restricted`."""
+    """istiod with the inference extension on; gateway pods it deploys meet Pod Security `restricted`.
+
+    The istiod chart (1.29.2) reads the discovery container's extra environment from the top-level
+    `env` map; a `pilot.env` map (the layout of the old operator values) is accepted and silently
+    ignored, which would leave ENABLE_GATEWAY_API_INFERENCE_EXTENSION at its default, false.
+    """
     return {
-        "pilot": {"env": {
+        "env": {
             "PILOT_ENABLE_GATEWAY_API": "true",
             "ENABLE_GATEWAY_API_INFERENCE_EXTENSION": "true",
-        }},
+        },
         "gateways": {"seccompProfile": {"type": "RuntimeDefault"}},
     }

@@ -1,11 +1,10 @@
-"""GkeCluster and GpuPool under recording mocks: inputs, parents, options and providers of every child."""
+"""GkeCluster under recording mocks: inputs, parents, options and providers of every child (GpuPool: test_gpu_pool.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from components.gke_cluster import DATAPATH_PROVIDER, NODE_SA_ROLES, GkeCluster, GkeClusterArgs
-from components.gpu_pool import GpuPool, GpuPoolArgs, Sharing
 
 
 def cluster_args(**overrides) -> GkeClusterArgs:
@@ -73,37 +72,3 @@ def test_private_nodes_have_a_nat_for_image_and_weight_downloads(recorder):
     assert nat["sourceSubnetworkIpRangesToNat"] == "ALL_SUBNETWORKS_ALL_IP_RANGES"
     subnet = recorder.inputs(recorder.named("gke-subnet"))
     assert {r["rangeName"] for r in subnet["secondaryIpRanges"]} == {"pods", "services"}
-
-
-def gpu_args(**overrides) -> GpuPoolArgs:
-    base = dict(stack="t", project="acme-llm-test", location="us-central1", cluster_name="llmp-t",
-                node_zones=("us-central1-a",), accelerator="nvidia-l4", machine_type="g2-standard-8",
-                service_account_email="sa@acme-llm-test.iam.gserviceaccount.com")
-    return GpuPoolArgs(**{**base, **overrides})
-
-
-def test_dev_gpu_pool_is_spot_tainted_with_managed_drivers_and_scales_to_zero(recorder):
-    recorder.run(lambda: GpuPool("gpu", gpu_args(min_nodes=0, max_nodes=1, spot=True)))
-    reg = recorder.named("gpu-node-pool")
-    assert reg.parent == recorder.named("gpu").urn
-    inputs = recorder.inputs(reg)
-    assert inputs["autoscaling"]["minNodeCount"] == 0 and inputs["autoscaling"]["maxNodeCount"] == 1
-    node = inputs["nodeConfig"]
-    assert node["spot"] is True
-    acc = node["guestAccelerators"][0]
-    assert acc["type"] == "nvidia-l4" and acc["count"] == 1
-    assert acc["gpuDriverInstallationConfig"] == {"gpuDriverVersion": "LATEST"}
-    assert "gpuSharingConfig" not in acc
-    assert {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"} in node["taints"]
-
-
-def test_time_sharing_and_mig_are_configured_on_the_accelerator(recorder):
-    recorder.run(lambda: (
-        GpuPool("ts", gpu_args(role="ts", sharing=Sharing.TIME_SHARING, max_shared_clients_per_gpu=4)),
-        GpuPool("mig", gpu_args(role="mig", accelerator="nvidia-tesla-a100", machine_type="a2-highgpu-1g",
-                                sharing=Sharing.MIG, mig_partition_size="1g.5gb")),
-    ))
-    ts = recorder.inputs(recorder.named("ts-node-pool"))["nodeConfig"]["guestAccelerators"][0]
-    assert ts["gpuSharingConfig"] == {"gpuSharingStrategy": "TIME_SHARING", "maxSharedClientsPerGpu": 4}
-    mig = recorder.inputs(recorder.named("mig-node-pool"))["nodeConfig"]["guestAccelerators"][0]
-    assert mig["gpuPartitionSize"] == "1g.5gb"

@@ -66,6 +66,18 @@ def test_quiet_plan_prints_one_cost_line(prod_quiet):
     assert "Estimated monthly cost" not in proc.stdout
 
 
+def pool_node_limits(inputs: dict) -> tuple[int, int]:
+    """(fewest, most) nodes of a NodePool across its zones, read as GKE reads the inputs: `nodeCount`
+    and the autoscaling `min/maxNodeCount` are per zone, `totalMin/totalMaxNodeCount` are pool totals."""
+    zones = len(inputs["nodeLocations"])
+    scaling = inputs.get("autoscaling")
+    if scaling is None:
+        return inputs["nodeCount"] * zones, inputs["nodeCount"] * zones
+    if "totalMinNodeCount" in scaling or "totalMaxNodeCount" in scaling:
+        return scaling.get("totalMinNodeCount", 0), scaling["totalMaxNodeCount"]
+    return scaling.get("minNodeCount", 0) * zones, scaling["maxNodeCount"] * zones
+
+
 def billed_facts_from_plan(plan: dict) -> dict:
     """What the plan registers that GKE bills for, in the layout's terms."""
     res = plan["resources"]
@@ -75,12 +87,10 @@ def billed_facts_from_plan(plan: dict) -> dict:
         if r["type"] != "gcp:container/nodePool:NodePool":
             continue
         i, nc = r["inputs"], r["inputs"]["nodeConfig"]
-        zones = len(i["nodeLocations"])
-        lo, hi = ((i["autoscaling"]["minNodeCount"], i["autoscaling"]["maxNodeCount"]) if "autoscaling" in i
-                  else (i["nodeCount"], i["nodeCount"]))
+        lo, hi = pool_node_limits(i)
         pools[nc["labels"]["llmplatform.io/pool"]] = {
             "machine_type": nc["machineType"], "spot": bool(nc.get("spot")), "disk_type": nc["diskType"],
-            "disk_size_gb": nc["diskSizeGb"], "min_nodes": lo * zones, "max_nodes": hi * zones,
+            "disk_size_gb": nc["diskSizeGb"], "min_nodes": lo, "max_nodes": hi,
             "gpus": [(g["type"], g["count"]) for g in nc.get("guestAccelerators", [])]}
     volumes_gb = 0
     for r in res:

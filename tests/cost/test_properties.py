@@ -98,11 +98,17 @@ def test_packing_needs_at_least_the_gpu_total_and_at_most_one_node_per_replica(s
     assert -(-sum(sizes) // slots) <= n <= len(sizes)
 
 
-def test_the_per_zone_rounding_keeps_more_nodes_than_the_config_states():
-    """substrates/gke.py rounds the pool totals up per zone: min 2 over 3 zones -> 1 per zone -> 3 nodes."""
-    layout = gpu_pool_layout(GpuPool(accelerator="nvidia-l4", machine_type="g2-standard-24", gpus_per_node=2,
-                                     min_nodes=2, max_nodes=6), 3, [model(4, 2)])
-    assert (layout.min_nodes, layout.always_on_nodes, layout.max_nodes) == (3, 3, 6)
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 8), st.integers(0, 8), st.integers(0, 4), st.integers(0, 8))
+def test_gpu_node_counts_are_the_configured_totals_whatever_the_zone_count(min_nodes, span, min_replicas, extra):
+    """GKE's total limits (components/gpu_pool.py) keep and allow exactly the configured totals: spreading
+    the pool over more zones never changes what it costs (per-zone limits rounded up once did)."""
+    pool = GpuPool(accelerator="nvidia-l4", machine_type="g2-standard-8", min_nodes=min_nodes,
+                   max_nodes=min_nodes + span + 1)
+    models = [model(min_replicas + extra, min_replicas)] if min_replicas + extra else []
+    layouts = [gpu_pool_layout(pool, zones, models) for zones in (1, 2, 3, 4)]
+    assert {(g.min_nodes, g.max_nodes) for g in layouts} == {(pool.min_nodes, pool.max_nodes)}
+    assert len({(g.always_on_nodes, g.busy_nodes) for g in layouts}) == 1
 
 
 def test_a_gke_layout_is_regional_by_default():
@@ -117,7 +123,7 @@ def test_a_zonal_layout_sits_in_the_first_zone_with_the_system_pool_there_only()
     system, gpu = layout.pools
     assert (layout.location_kind, layout.location) == (LocationKind.ZONAL, "us-central1-c")
     assert (system.always_on_nodes, system.spot, system.disk_size_gb) == (2, True, 30)
-    assert gpu.max_nodes == 2, "the GPU pool still spans both zones (max 2 -> 1 per zone)"
+    assert gpu.max_nodes == cfg.gpu_pool.max_nodes, "the GPU pool's limit is its total over both zones"
 
 
 def test_a_regional_system_pool_has_its_nodes_in_every_zone():

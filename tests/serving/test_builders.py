@@ -294,7 +294,7 @@ def test_every_chart_is_pinned_to_an_exact_release(pin):
 
 def test_istiod_enables_the_inference_extension_and_restricted_gateway_pods():
     values = charts.istiod_values()
-    assert values["pilot"]["env"]["ENABLE_GATEWAY_API_INFERENCE_EXTENSION"] == "true"
+    assert values["env"]["ENABLE_GATEWAY_API_INFERENCE_EXTENSION"] == "true"
     assert values["gateways"]["seccompProfile"] == {"type": "RuntimeDefault"}
 
 
