@@ -205,7 +205,7 @@ def test_releases_are_pinned_and_kueue_manages_only_serving_and_tenant_namespace
     for ns in ("llm-serving", "tenant-search", "tenant-labs"):
         assert ns in config
     assert "kube-system" not in config
-    assert releases["istiod"]["values"]["pilot"]["env"]["ENABLE_GATEWAY_API_INFERENCE_EXTENSION"] == "true"
+    assert releases["istiod"]["values"]["env"]["ENABLE_GATEWAY_API_INFERENCE_EXTENSION"] == "true"
 
 
 def test_invalid_inputs_are_reported_together(recorder):
