@@ -166,9 +166,8 @@ def render_proxy_config(
         general["coordination_redis"] = dict(redis_ref)
         # Spend updates queue in Redis and one pod (holding a Redis lock) writes them to Postgres.
         general["use_redis_transaction_buffer"] = True
-        if fail_closed:
-            # Redis unreachable: 503 instead of per-pod in-memory limits (N pods -> N x the limit).
-            general["fail_closed_rate_limit_enforcement"] = True
+        # Not set: `fail_closed_rate_limit_enforcement` (503 instead of per-pod limits when Redis is
+        # unreachable) arrives after the pinned release (images.LITELLM_VERSION), which ignores it.
         # A Redis cache backend as in the measured no-overspend setup, but caching no call type:
         # LiteLLM's response cache key is not tenant-scoped, so a hit would hand one tenant
         # another's completion and skip billing.

@@ -36,7 +36,6 @@ def test_dev_keeps_serving_when_the_database_is_down_and_prod_refuses():
     assert "fail_closed_budget_enforcement" not in dev["general_settings"]
     assert prod["general_settings"]["allow_requests_on_db_unavailable"] is False
     assert prod["general_settings"]["fail_closed_budget_enforcement"] is True
-    assert prod["general_settings"]["fail_closed_rate_limit_enforcement"] is True
 
 
 def test_the_key_cache_ttl_comes_from_the_stack_config(stack):

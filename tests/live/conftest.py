@@ -176,6 +176,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Merge this run's SR3 evidence into build/live/sr3-live.json: a run of one file updates its
+    tests' entries and keeps the others (each entry carries the LiteLLM version and time it ran)."""
     results = session.stash.get(_LIVE_KEY, None)
     if not results:
         return
@@ -184,9 +186,20 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
     from llmplatform.testing.livestack.litellm_env import LITELLM_VERSION
 
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    merged: dict[str, Any] = {}
+    if LIVE_RESULTS.exists():
+        try:
+            merged = dict(json.loads(LIVE_RESULTS.read_text()).get("results", {}))
+        except (OSError, ValueError):
+            merged = {}
+    for nodeid, entry in results.items():
+        merged[nodeid] = {**entry, "litellmVersion": LITELLM_VERSION, "recordedAt": now}
+    # Entries from another LiteLLM release are not evidence for this one.
+    merged = {k: v for k, v in merged.items() if v.get("litellmVersion") == LITELLM_VERSION}
     LIVE_RESULTS.parent.mkdir(parents=True, exist_ok=True)
     LIVE_RESULTS.write_text(json.dumps({
-        "generatedAt": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "generatedAt": now,
         "litellmVersion": LITELLM_VERSION,
-        "results": dict(sorted(results.items())),
+        "results": dict(sorted(merged.items())),
     }, indent=2, sort_keys=True) + "\n")

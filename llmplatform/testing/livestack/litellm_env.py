@@ -21,12 +21,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from llmplatform.gateway import images
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
-LITELLM_VERSION = "1.106.2"
+LITELLM_VERSION = images.LITELLM_VERSION
+"""The live tests run the release the platform deploys (the image's version), so what they show
+holds for the pods."""
 PRISMA_PY_VERSION = "0.11.0"
-# Newer LiteLLM needs a certifi the registry lacks (pip backtracks through gigabytes); prisma 0.11.0
-# is what LiteLLM pins and later releases break LiteLLM's reconnect logic.
+# prisma 0.11.0 is what LiteLLM pins; later releases break LiteLLM's reconnect logic.
 PINS: tuple[str, ...] = (f"litellm[proxy]=={LITELLM_VERSION}", f"prisma=={PRISMA_PY_VERSION}")
 
 MARKER_NAME = ".llmp-livestack-installed.json"
