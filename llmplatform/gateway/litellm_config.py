@@ -4,10 +4,11 @@ The same dict is what TenantGateway mounts into the LiteLLM pods and what the li
 real proxy with, so the two cannot drift. Secrets never appear in it: every credential is an
 `os.environ/<VAR>` reference that LiteLLM resolves at start-up (see `SECRET_ENV`).
 
-Setting names were checked against LiteLLM 1.106.2's own source (`litellm/proxy/_types.py`
-`ConfigGeneralSettings`, `proxy/proxy_server.py`, `proxy/auth/user_api_key_auth.py`,
-`proxy/spend_tracking/budget_reservation.py`, `proxy/hooks/parallel_request_limiter_v3.py`);
-docs/tenant-gateway.md lists where each one is read.
+Setting names were checked against the source of the LiteLLM release the image runs
+(`images.LITELLM_VERSION`, 1.100.1: `litellm/proxy/_types.py` `ConfigGeneralSettings`,
+`proxy/proxy_server.py`, `proxy/auth/user_api_key_auth.py`, `proxy/db/exception_handler.py`,
+`proxy/spend_tracking/budget_reservation.py`); docs/tenant-gateway.md lists where each one is read,
+and tests/live/test_settings_known.py fails if a rendered `general_settings` key is not in that source.
 """
 
 from __future__ import annotations
@@ -116,8 +117,8 @@ def render_proxy_config(
             "model": f"openai/{served}",
             "api_base": api_base,
             "api_key": _env(SECRET_ENV["vllm_api_key"]),
-            # Custom pricing: 1.106.2 reads it from litellm_params first and model_info second
-            # (router.py); without a price, spend stays 0 and no budget ever binds.
+            # Custom pricing: a price in litellm_params overrides model_info when the router
+            # registers the deployment (router.py); without a price, spend stays 0 and no budget binds.
             **costs,
         }
         headers = (extra_headers or {}).get(m.name)
@@ -143,15 +144,16 @@ def render_proxy_config(
         "database_url": _env(SECRET_ENV["database_url"]),
         # Models come from this file only: nobody can add a backend through the admin API.
         "store_model_in_db": False,
-        # SR3. True: with Postgres down any `sk-` string is served unmetered (measured, NOTES.md).
+        # SR3. True: with Postgres down any `sk-` string is served unmetered (tests/live/test_db_outage_live.py).
         "allow_requests_on_db_unavailable": not fail_closed,
         "user_api_key_cache_ttl": gw.key_cache_ttl_seconds,
-        # Reserve estimated cost before the call (the default); disabling it measured 4x overspend.
+        # Reserve estimated cost before the call (the default); disabling it overspent 4x (NOTES.md, 1.106.2).
         "disable_budget_reservation": False,
     }
     if fail_closed:
-        # A budget reservation that cannot be written, or a counter already past its budget,
-        # rejects the request (503 / budget_exceeded) instead of letting it through.
+        # A budget reservation that cannot be written (e.g. Redis down) rejects the request (503)
+        # instead of letting it through unreserved. A counter already past its budget is refused
+        # (429 budget_exceeded) with or without this flag.
         general["fail_closed_budget_enforcement"] = True
     litellm_settings: dict[str, Any] = {"callbacks": [HOOK_CALLBACK]}
     out: dict[str, Any] = {"model_list": model_list, "general_settings": general,

@@ -49,7 +49,7 @@ def scaling_doc() -> dict:
 def hop_doc() -> dict:
     return {
         "benchmark": "gateway_hop", "date": "2031-02-03T06:00:00+00:00", "machine": MACHINE,
-        "versions": {"litellm": "1.106.2"}, "command": ".venv/bin/python bench/gateway_hop.py",
+        "versions": {"litellm": "1.100.1"}, "command": ".venv/bin/python bench/gateway_hop.py",
         "requests_per_level": 123,
         "rows": [{"concurrency": 8, "direct_p50_ms": 1.25, "direct_p95_ms": 2.5, "gateway_p50_ms": 11.75,
                   "gateway_p95_ms": 19.5, "added_p50_ms": 10.5, "added_p95_ms": 17.0}],
@@ -88,7 +88,7 @@ def test_each_section_names_date_machine_versions_and_the_command(results_dir: P
     assert "These figures: `.venv/bin/python bench/plan_overhead.py`" in overhead
     assert "Reproduce: `make bench-plan-overhead`" in overhead
     hop = section(text, "Tenant gateway hop")
-    assert "litellm 1.106.2" in hop and "Reproduce: `make bench-gateway-hop`" in hop
+    assert "litellm 1.100.1" in hop and "Reproduce: `make bench-gateway-hop`" in hop
 
 
 def test_a_reduced_run_is_labelled_and_points_to_the_full_run(results_dir: Path) -> None:

@@ -1,9 +1,12 @@
 """A small in-memory stand-in for the LiteLLM admin endpoints the reconciler calls (httpx MockTransport).
 
-It keeps teams and keys the way LiteLLM 1.106.2 shapes them in its responses (team rows with
-`metadata`, `blocked`; keys listed with their SHA-256 `token`, `key_alias`, `metadata`), enforces
-unique key aliases and the master key, and records every request so a test can assert that a
-second run only reads.
+It keeps teams and keys the way LiteLLM 1.100.1 (the release the image runs) shapes them in its
+responses (`/team/list` rows with `metadata`, `blocked`, `keys`: `litellm/models/team.py`
+`TeamBase`, `proxy/_types.py` `TeamListResponseObject`; `/key/list` pages of `keys`, `total_count`,
+`current_page`, `total_pages`: `KeyListResponseObject`, keys with their SHA-256 `token`,
+`key_alias`, `metadata`: `litellm/models/verification_token.py`), enforces unique key aliases
+(as `proxy/management_endpoints/key_management_endpoints.py` does) and the master key, and records
+every request so a test can assert that a second run only reads.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 In the project venv LiteLLM is not installed, so the hook is loaded with a two-class stand-in for
 `litellm.integrations.custom_logger` (it only subclasses CustomLogger). The last tests run the same
-file under the real LiteLLM 1.106.2 venv (`.venv-litellm`) when it exists: LiteLLM's own callback
+file under the real LiteLLM venv (`.venv-litellm`, the release the image runs: `images.LITELLM_VERSION`,
+1.100.1) when it exists: LiteLLM's own callback
 loader finds it next to config.yaml, and LiteLLM forwards the salt to an OpenAI-compatible server.
 """
 
