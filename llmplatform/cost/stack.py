@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import yaml
-
-from llmplatform.config import PlatformConfig, load_platform_config
-from llmplatform.config.pulumi_source import SECRET_KEYS
+from llmplatform.config import PlatformConfig
+from llmplatform.config.stack_file import load_stack_file
 from llmplatform.cost.assumptions import Assumptions
 from llmplatform.cost.estimate import Estimate, estimate
 from llmplatform.cost.pricing import PricingTable, load_pricing
@@ -16,15 +12,7 @@ from llmplatform.cost.pricing import PricingTable, load_pricing
 
 def stack_platform_config(project_dir: Path, stack: str) -> PlatformConfig:
     """The typed config of `stack`. Secret keys are skipped: no price depends on a secret."""
-    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
-    path = project_dir / f"Pulumi.{stack}.yaml"
-    doc = yaml.safe_load(path.read_text()) or {}
-    raw: dict[str, Any] = {}
-    for full_key, value in (doc.get("config") or {}).items():
-        namespace, _, key = str(full_key).partition(":")
-        if namespace == project and key not in SECRET_KEYS and not (isinstance(value, dict) and "secure" in value):
-            raw[key] = value
-    return load_platform_config(raw, source=path.name)
+    return load_stack_file(project_dir, stack)
 
 
 def stack_estimate(project_dir: Path, stack: str, assumptions: Assumptions = Assumptions(),

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 from llmplatform import naming, ports
-from llmplatform.config import ModelSpec, PlatformConfig, VastSubstrate, load_platform_config
-from llmplatform.config.pulumi_source import SECRET_KEYS
+from llmplatform.config import ModelSpec, PlatformConfig, VastSubstrate
+from llmplatform.config.stack_file import load_stack_file
 from llmplatform.serving import names, routing, vllm
 from llmplatform.validation import fanout, rollout, timeslicing
 from llmplatform.validation.kube import KubeApiError, KubeClient, load_kubeconfig
@@ -62,18 +61,7 @@ class ValidationOptions:
 def load_stack_config(project_dir: Path, stack: str) -> PlatformConfig:
     """`Pulumi.<stack>.yaml` validated exactly as the program validates it. Encrypted values
     (`secure:`, e.g. the SSH key or the HF token) are skipped: the kit needs none of them."""
-    path = project_dir / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        raise ValueError(f"no stack config {path}; pass --stack and -C/--project-dir")
-    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
-    doc = yaml.safe_load(path.read_text()) or {}
-    raw: dict[str, Any] = {}
-    for full_key, value in (doc.get("config") or {}).items():
-        namespace, _, key = str(full_key).partition(":")
-        if namespace != project or key in SECRET_KEYS or (isinstance(value, dict) and "secure" in value):
-            continue
-        raw[key] = value
-    return load_platform_config(raw, source=path.name)
+    return load_stack_file(project_dir, stack)
 
 
 def capabilities_for(cfg: PlatformConfig) -> SubstrateCapabilities:

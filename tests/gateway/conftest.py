@@ -6,21 +6,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from llmplatform.config.model import PlatformConfig, load_platform_config
+from llmplatform.config.model import PlatformConfig
+from llmplatform.config.stack_file import load_stack_file
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def raw_stack(stack: str) -> dict[str, Any]:
-    doc = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {k.split(":", 1)[1]: v for k, v in doc.items()}
-
-
 def stack_config(stack: str, **overrides: Any) -> PlatformConfig:
     """`Pulumi.<stack>.yaml` as a PlatformConfig, with whole top-level keys replaced by `overrides`."""
-    return load_platform_config({**raw_stack(stack), **overrides}, source=f"{stack} (test)")
+    return load_stack_file(REPO, stack, **overrides)
 
 
 def served(cfg: PlatformConfig) -> dict[str, str]:

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from llmplatform.config.model import PlatformConfig, load_platform_config
+from llmplatform.config.model import PlatformConfig
+from llmplatform.config.stack_file import load_stack_file
 from llmplatform.gateway.hooks import hook_source
 from llmplatform.gateway.litellm_config import HOOK_MODULE, SECRET_ENV, hook_env, render_litellm_config
 
@@ -28,9 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 def stack_config(stack: str, **overrides: Any) -> PlatformConfig:
     """`Pulumi.<stack>.yaml` as the program reads it, with whole top-level keys replaced by `overrides`."""
-    doc = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    raw = {k.split(":", 1)[1]: v for k, v in doc.items()}
-    return load_platform_config({**raw, **overrides}, source=f"{stack} (live test)")
+    return load_stack_file(REPO_ROOT, stack, **overrides)
 
 
 @dataclass(frozen=True)
