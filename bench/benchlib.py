@@ -3,7 +3,7 @@
 A result file is `bench/results/<name>.json`:
 `{"benchmark", "date", "machine": {"cpus", "memory_gib", "python"}, "versions": {...}, "command", ...rows}`.
 `bench/render_docs.py` turns the files into docs/benchmarks.md. Pure helpers (median, linear_fit,
-format_table) have no side effects; only `write_result` touches the disk.
+growth_verdict, format_table) have no side effects; only `write_result` touches the disk.
 """
 
 from __future__ import annotations
@@ -85,25 +85,19 @@ def median(values: Sequence[float]) -> float:
 
 @dataclass(frozen=True)
 class LinearFit:
-    """y = intercept + slope * x, by least squares."""
+    """y = intercept + slope * x, by least squares. Descriptive only: `growth_verdict` judges linearity
+    (r^2 calls a flat, noisy series a bad fit and can be high for a curve)."""
 
     intercept: float
     slope: float
     points: int
     """Distinct x values; with 2 the line passes through both and r^2 is 1 by construction."""
     r2: float
-    """Coefficient of determination; 1.0 for a perfect line (and for a flat series with no spread)."""
-    spread: float
-    """(max y - min y) / mean y: how much y changes across the series at all."""
-    tail_slope_ratio: float | None
-    """Slope between the last two points over slope between the first two; ~1 for a straight line,
-    well above 1 when growth accelerates. None with fewer than 3 distinct x values or a first segment
-    that does not rise."""
+    """Coefficient of determination; 1.0 for a perfect line (and for a series with no spread at all)."""
 
-    def as_dict(self) -> dict[str, float | None]:
-        return {"intercept": round(self.intercept, 4), "slope": round(self.slope, 6), "r2": round(self.r2, 4),
-                "distinct_x": self.points, "spread": round(self.spread, 4),
-                "tail_slope_ratio": None if self.tail_slope_ratio is None else round(self.tail_slope_ratio, 2)}
+    def as_dict(self) -> dict[str, float]:
+        return {"intercept": round(self.intercept, 6), "slope": round(self.slope, 6), "r2": round(self.r2, 4),
+                "distinct_x": self.points}
 
 
 def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> LinearFit:
@@ -119,44 +113,135 @@ def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> LinearFit:
     ss_tot = sum((y - my) ** 2 for y in ys)
     ss_res = sum((y - (intercept + slope * x)) ** 2 for x, y in zip(xs, ys))
     r2 = 1.0 if ss_tot == 0 else 1.0 - ss_res / ss_tot
-    # Segments run between distinct x values (repeated x, e.g. equal resource counts, are averaged).
-    by_x: dict[float, list[float]] = {}
-    for x, y in zip(xs, ys):
-        by_x.setdefault(x, []).append(y)
-    pts = sorted((x, sum(v) / len(v)) for x, v in by_x.items())
-    ratio = None
-    if len(pts) >= 3:
-        first = (pts[1][1] - pts[0][1]) / (pts[1][0] - pts[0][0])
-        last = (pts[-1][1] - pts[-2][1]) / (pts[-1][0] - pts[-2][0])
-        ratio = last / first if first > 0 else None
-    spread = (max(ys) - min(ys)) / my if my else 0.0
-    return LinearFit(intercept, slope, len(pts), r2, spread, ratio)
+    return LinearFit(intercept, slope, len(set(xs)), r2)
 
 
-LINEAR_R2 = 0.98
-"""A series counts as linear when its fit has r^2 >= this ..."""
-LINEAR_TAIL_RATIO = 2.0
-"""... and its last segment is at most this many times steeper than its first."""
+MARGINAL_LIMIT = 1.5
+"""Growth counts as linear while the marginal cost per resource of the last segment stays within this
+factor of the earlier points' (1.0 for a straight line; y = x^2 over 1, 10, 50, 200 untrusted tenants'
+resources gives 4.0)."""
+NOISE_FLOOR = 0.02
+"""The least relative spread assumed at a point (2% of its median): three repeats can agree more
+closely by chance than plans do run to run (repeats of one point spread 3% to 50% on this 2-CPU machine
+under CI load)."""
+MEMORY_FLOOR = 0.005
+"""The noise floor for peak memory (one sample per process): peak RSS of the same point (50 untrusted
+tenants) in four processes spanned 0.4 MiB of 243 (0.16%); this is three times that."""
 FLAT_SPREAD = 0.10
-"""A series whose values all lie within this fraction of their mean is `flat`: it does not grow, and
-its r^2 measures only noise."""
+"""Medians within this fraction of their mean are `flat` (no growth worth judging) even where the
+repeats' ranges do not overlap."""
 
 
-def linearity_verdict(fit: LinearFit | None) -> str:
-    """`linear`, `flat (...)`, `NON-LINEAR (...)` with the reason, or `not tested (...)` where two points
-    cannot show a curve."""
-    if fit is None:
-        return "not tested (fewer than 2 points)"
-    if fit.points < 3:
-        return f"not tested ({fit.points} points: any 2 points fit a line)"
-    if fit.spread <= FLAT_SPREAD:
-        return f"flat (max - min is {100 * fit.spread:.0f}% of the mean)"
-    reasons = []
-    if fit.r2 < LINEAR_R2:
-        reasons.append(f"r^2 {fit.r2:.3f} < {LINEAR_R2}")
-    if fit.tail_slope_ratio is not None and fit.tail_slope_ratio > LINEAR_TAIL_RATIO:
-        reasons.append(f"last segment {fit.tail_slope_ratio:.1f}x steeper than the first")
-    return f"NON-LINEAR ({'; '.join(reasons)})" if reasons else "linear"
+@dataclass(frozen=True)
+class Point:
+    """One measured point: its amount of work (`x`, e.g. resources) and every repeat's value."""
+
+    x: float
+    samples: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        return median(self.samples)
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median of the repeats; 0 with one sample."""
+        return (max(self.samples) - min(self.samples)) / self.median if self.median else 0.0
+
+    def bounds(self, floor: float = NOISE_FLOOR) -> tuple[float, float]:
+        """The repeats' range, widened to at least median * (1 -/+ floor / 2)."""
+        m = self.median
+        return min(min(self.samples), m * (1 - floor / 2)), max(max(self.samples), m * (1 + floor / 2))
+
+
+@dataclass(frozen=True)
+class Growth:
+    """How `y` grows with the work `x`: the last segment's marginal cost against the one before it."""
+
+    verdict: str
+    """`linear`, `flat`, `NON-LINEAR`, `undecided` or `not tested`, then the reason."""
+    spread: float | None
+    """Largest repeat spread ((max - min) / median) over the points; None when every point has one sample."""
+    head: tuple[float, float, float] | None
+    """Marginal cost (dy/dx) from the first point to the start of the last segment (the first segment
+    when there are 3 distinct x): lowest, from the medians, highest the repeats allow."""
+    tail: tuple[float, float, float] | None
+    """The same for the last segment."""
+
+    def as_dict(self, scale: float = 1.0) -> dict[str, object]:
+        """JSON fields; marginal costs multiplied by `scale` (e.g. 1000 for ms per resource)."""
+        def seg(v: tuple[float, float, float] | None) -> list[float] | None:
+            return None if v is None else [round(scale * c, 4) for c in v]
+        return {"verdict": self.verdict, "repeat_spread": None if self.spread is None else round(self.spread, 4),
+                "head_marginal": seg(self.head), "tail_marginal": seg(self.tail)}
+
+
+def merge_points(points: Sequence[Point]) -> list[Point]:
+    """Points with equal x pooled into one (their samples together), sorted by x."""
+    by_x: dict[float, list[float]] = {}
+    for p in points:
+        by_x.setdefault(p.x, []).extend(p.samples)
+    return [Point(x, tuple(v)) for x, v in sorted(by_x.items())]
+
+
+def _segment(a: Point, b: Point, floor: float) -> tuple[float, float, float]:
+    (alo, ahi), (blo, bhi), dx = a.bounds(floor), b.bounds(floor), b.x - a.x
+    return (blo - ahi) / dx, (b.median - a.median) / dx, (bhi - alo) / dx
+
+
+def growth_verdict(points: Sequence[Point], *, limit: float = MARGINAL_LIMIT, floor: float = NOISE_FLOOR,
+                   min_samples: int = 2) -> Growth:
+    """Judge growth of y with x: the marginal cost of the last segment (between the last two distinct x)
+    against the head's (first point to the start of the last segment; points with equal x are pooled).
+
+    The head spans every earlier point rather than just the first segment: a short first segment turns
+    a few percent of noise into a wrong slope, sign included. A point stands for the interval its
+    repeats span (at least `floor` wide). flat: one interval overlaps all the others', or the medians
+    lie within `FLAT_SPREAD` of their mean. NON-LINEAR: even the most favourable reading (lowest tail
+    slope, highest head slope) makes the tail more than `limit` times as steep, or the tail surely rises
+    while the head surely does not. linear: even the least favourable reading keeps the tail within
+    `limit`. Otherwise undecided: the spread is too wide to tell. Points with fewer than `min_samples`
+    samples have no measured spread: `not tested`.
+    """
+    spreads = [p.spread for p in points if len(p.samples) > 1]
+    spread = max(spreads) if spreads else None
+    merged = merge_points(points)
+    if len(merged) < 3:
+        return Growth(f"not tested ({len(merged)} distinct x: any 2 points fit a line)", spread, None, None)
+    if any(len(p.samples) < min_samples for p in points):
+        return Growth(f"not tested (needs >= {min_samples} repeats per point to measure the spread)",
+                      spread, None, None)
+    noise = (f"repeat spread up to {100 * spread:.0f}%" if spread is not None
+             else f"one sample per point, {100 * floor:g}% assumed")
+    lows, highs = zip(*(p.bounds(floor) for p in points))
+    medians = [p.median for p in points]
+    rng = (max(medians) - min(medians)) / (sum(medians) / len(medians))
+    head, tail = _segment(merged[0], merged[-2], floor), _segment(merged[-2], merged[-1], floor)
+    if max(lows) <= min(highs):
+        return Growth(f"flat (every point within the others' repeat range, {noise})", spread, head, tail)
+    if rng <= FLAT_SPREAD:
+        return Growth(f"flat (medians within {100 * rng:.0f}% of their mean, {noise})", spread, head, tail)
+    if tail[0] > 0 and head[2] <= 0:
+        return Growth(f"NON-LINEAR (the last segment rises while the points before it do not, {noise})",
+                      spread, head, tail)
+    if tail[0] > limit * head[2] > 0:
+        return Growth(f"NON-LINEAR (last segment's marginal cost at least {tail[0] / head[2]:.1f}x the earlier "
+                      f"points', {noise})", spread, head, tail)
+    if head[0] > 0 and tail[2] <= limit * head[0]:
+        return Growth(f"linear (last segment's marginal cost at most {tail[2] / head[0]:.2f}x the earlier "
+                      f"points', {noise})", spread, head, tail)
+    return Growth(f"undecided ({noise} is too wide to tell: last segment's marginal cost between "
+                  f"{_ratio(tail[0], head[2])} and {_ratio(tail[2], head[0])}x the earlier points')",
+                  spread, head, tail)
+
+
+def _ratio(num: float, den: float) -> str:
+    return f"{num / den:.2f}" if den > 0 else ("-inf" if num < 0 else "inf")
+
+
+def is_bad(verdict: str) -> bool:
+    """A verdict that says the growth is not acceptable (printed, never hidden)."""
+    return verdict.startswith("NON-LINEAR")
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

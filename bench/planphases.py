@@ -6,7 +6,8 @@
 
 `timed_bare` replays the same registrations (same types, names, parent tree and input values) with
 plain `pulumi.CustomResource` / `pulumi.ComponentResource` under the SDK's stock `set_mocks` and stock
-`MockMonitor`: what registering that many resources costs with no platform code at all.
+`MockMonitor`: what registering that many resources costs with no platform code at all. Both run with
+CPython's full garbage collections paused, as `llmp plan` runs its program (llmplatform/plan/gcpause.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from llmplatform.plan.gcpause import full_collections_paused
 from llmplatform.plan.mocks import Registration
 from llmplatform.plan.render import scrub, write_plan
 from llmplatform.plan.runner import PlanRun, run_program
@@ -124,7 +126,8 @@ def timed_bare(resources: list[BareResource], project: str, stack: str) -> float
     t0 = time.perf_counter()
     pulumi_mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
     runtime_config.set_all_config({}, [])
-    _sync_await(run_pulumi_func(program))
+    with full_collections_paused():  # as run_program does: like for like
+        _sync_await(run_pulumi_func(program))
     elapsed = time.perf_counter() - t0
     # Same URNs on both sides, or the comparison is not like for like.
     missing = {r.urn for r in resources} - set(monitor.resources)

@@ -20,7 +20,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import FLAT_SPREAD, LINEAR_R2, LINEAR_TAIL_RATIO, ROOT  # noqa: E402 - bench/ is not a package
+from benchlib import (  # noqa: E402 - bench/ is not a package
+    FLAT_SPREAD, MARGINAL_LIMIT, MEMORY_FLOOR, NOISE_FLOOR, ROOT, is_bad)
 
 Result = Mapping[str, Any]
 
@@ -64,37 +65,78 @@ def _overhead(doc: Result) -> list[str]:
     return out
 
 
+def _spread(row: Result, y: str) -> str | None:
+    """(max - min) / median of a point's repeats as a percentage, None with one sample."""
+    values = row.get(f"{y}_samples") or []
+    if len(values) < 2:
+        return None
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return f"{100 * (ordered[-1] - ordered[0]) / median:.0f}%" if median else None
+
+
+def _marginal(fit: Result, key: str) -> str | None:
+    """A segment's marginal cost as `median unit/x (lowest to highest)`."""
+    seg = fit.get(key)
+    if not seg:
+        return None
+    per = {"resources": "resource", "tenants": "tenant", "models": "model"}.get(fit.get("judged_against", ""), "x")
+    return f"{_fmt(seg[1])} {fit.get('unit', '')}/{per} ({_fmt(seg[0])} to {_fmt(seg[2])})"
+
+
 def _scaling(doc: Result) -> list[str]:
     rows = doc.get("rows", [])
-    out = [f"Time: {doc.get('time', '')}, median of {doc.get('repeats')}. Memory: {doc.get('memory', '')}; "
-           "it includes the interpreter and the imported SDKs, so the column after it subtracts the level "
-           "reached by a 1-tenant, 1-model warm-up plan in the same process.", ""]
-    out += table(["series", "tenants", "models", "resources", "program (s)", "total (s)", "ms per resource",
-                  "peak RSS (MiB)", "above warm-up (MiB)"],
+    out = [f"Time: {doc.get('time', '')}, median of {doc.get('repeats')}; bare SDK: "
+           f"{doc.get('bare', 'not measured')}; overhead = plan - bare SDK, repeat by repeat. Spread = "
+           "(max - min) / median of the plan's repeats. Memory: "
+           f"{doc.get('memory', '')}; it includes the interpreter and the imported SDKs, so the column after it "
+           "subtracts the level reached by a 1-tenant, 1-model warm-up plan in the same process.", ""]
+    out += table(["series", "tenants", "models", "resources", "program (s)", "total (s)", "spread",
+                  "bare SDK (s)", "overhead (s)", "ms per resource", "peak RSS (MiB)", "above warm-up (MiB)"],
                  [[r["series"], r["tenants"], r["models"], r["resources"], r["program_s"], r["total_s"],
-                   r.get("ms_per_resource"), r["peak_rss_mib"],
+                   _spread(r, "total_s"), r.get("bare_s"), r.get("overhead_s"), r.get("ms_per_resource"),
+                   r["peak_rss_mib"],
                    round(r["peak_rss_mib"] - r["warm_rss_mib"], 1) if "warm_rss_mib" in r else None] for r in rows])
     fits = doc.get("fits", [])
     if fits:
-        out += ["", "Linear fits `y = intercept + slope * x` (slope per tenant, model or resource):", ""]
-        out += table(["series", "y", "x", "held fixed", "points", "slope", "intercept", "r²", "last/first slope",
-                      "verdict"],
-                     [[f["series"], f["y"], f["x"], f["fixed"], f["points"], f["slope"], f["intercept"], f["r2"],
-                       f.get("tail_slope_ratio"), f["verdict"]] for f in fits])
-        bad = [f for f in fits if f["verdict"].startswith("NON-LINEAR")]
+        out += ["", "Fits `y = intercept + slope * x` against tenants or models and against resources (descriptive), "
+                "and the growth verdict from the marginal cost of the last segment against the earlier points' (first "
+                "point to the start of the last segment), per resource (per tenant or model where the resources do "
+                "not change): median, and the lowest to highest the repeats allow.", ""]
+        out += table(["series", "y", "x", "held fixed", "resources", "slope per x", "r²", "per resource",
+                      "r² (resources)", "earlier points", "last segment", "repeat spread", "verdict"],
+                     [[f["series"], f["y"], f["x"], f["fixed"], "/".join(map(str, f.get("resources", []))),
+                       f["slope"], f["r2"],
+                       None if f.get("per_resource") is None else f"{_fmt(f['per_resource'])} {f['unit']}",
+                       f.get("r2_resources"), _marginal(f, "head_marginal"), _marginal(f, "tail_marginal"),
+                       None if f.get("repeat_spread") is None else f"{100 * f['repeat_spread']:.0f}%",
+                       f["verdict"]] for f in fits])
+        bad = [f for f in fits if is_bad(f["verdict"])]
         untested = [f for f in fits if f["verdict"].startswith("not tested")]
+        undecided = [f for f in fits if f["verdict"].startswith("undecided")]
         tested = len(fits) - len(untested)
         out.append("")
-        out.append(f"Linear means r² >= {LINEAR_R2} and the last segment at most {LINEAR_TAIL_RATIO}x as steep as "
-                   f"the first (needs 3 or more distinct x values); flat means max - min is at most "
-                   f"{100 * FLAT_SPREAD:.0f}% of the mean (no growth to fit).")
+        out.append(f"A point stands for the range of its repeats, widened to at least {100 * NOISE_FLOOR:.0f}% of "
+                   f"its median ({100 * MEMORY_FLOOR:g}% for peak memory, one value per process). Linear: even the "
+                   "least favourable reading keeps the last segment's marginal cost within "
+                   f"{MARGINAL_LIMIT}x the earlier points'; NON-LINEAR: even the most favourable reading puts it "
+                   f"above {MARGINAL_LIMIT}x (or it surely rises where the earlier points surely do not); flat: "
+                   "every point lies within the others' range, or the medians lie within "
+                   f"{100 * FLAT_SPREAD:.0f}% of their mean; undecided: the spread is too wide to tell. r² decides "
+                   "nothing: a flat, noisy series has a low one and a curve can have a high one.")
         if bad:
             out.append(f"**Not linear** in {len(bad)} of {tested} tested series: "
                        + "; ".join(f"{f['y']} vs {f['x']} ({f['series']}, {f['fixed']})" for f in bad) + ".")
-        elif tested:
-            out.append(f"All {tested} tested series are linear or flat by these criteria.")
+        elif tested > len(undecided):
+            out.append(f"No tested series grows faster than linearly ({tested - len(undecided)} of {tested} "
+                       "decided).")
+        if undecided:
+            out.append(f"**Undecided** in {len(undecided)} series: the repeats spread too widely; rerun with more "
+                       "`--repeats` on a quieter machine.")
         if untested:
-            out.append(f"**Linearity not tested** in {len(untested)} series with fewer than 3 distinct x values.")
+            out.append(f"**Linearity not tested** in {len(untested)} series (fewer than 3 distinct x values, "
+                       "or one repeat per point).")
     return out
 
 
@@ -125,13 +167,15 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               "`llmp plan` (program = config validation + the real `__main__.py` under recording mocks; full = "
               "program + plan.json/manifests + policy pack) against the Pulumi SDK's stock `set_mocks` registering "
               "the same resources (same types, names, parent tree and inputs) as plain Custom/ComponentResources, "
-              "side by side in one process.", _overhead),
+              "side by side in one process; both with CPython's full garbage collections paused while the "
+              "program runs, as `llmp plan` runs it (`llmplatform/plan/gcpause.py`).", _overhead),
     Benchmark("plan_scaling", "Offline plan scaling with tenants and models", "bench-plan-scaling",
               "bench/plan_scaling.py",
               "The prod stack with generated tenants and models (`bench/stackgen.py`; the GPU pool is sized so the "
-              "config rules accept them), one fresh process per point. `grid` keeps prod's tier (multi-team), where "
-              "tenants share the platform's namespaces (the resources column shows what they add); "
-              "`untrusted` gives every tenant its own namespace and controls.", _scaling),
+              "config rules accept them), one fresh process per point; after each plan the bare SDK replays the same "
+              "registrations, so our overhead over the SDK is measured at the same resource counts. `grid` keeps "
+              "prod's tier (multi-team), where tenants share the platform's namespaces (the resources column shows "
+              "what they add); `untrusted` gives every tenant its own namespace and controls.", _scaling),
     Benchmark("plan_verify", "Plan + verify wall time", "bench-plan-verify", "bench/plan_verify.py",
               "`llmp plan <stack> -q` then `llmp verify <stack>` as subprocesses, as CI runs them (verify includes "
               "network-config-analyzer, both CEL engines, kubernetes-validate and checkov).", _plan_verify),

@@ -220,13 +220,13 @@ class GovernancePack(pulumi.ComponentResource):
         exempt = exempt_namespaces_for(args)
         facts = network_facts(args, plan)
 
+        known = {} if ns is None else {
+            naming.NS_SERVING: ns.serving, naming.NS_GATEWAY: ns.gateway,
+            naming.NS_TENANT_GATEWAY: ns.tenant_gateway, **ns.platform,
+            **{naming.tenant_namespace(t): n for t, n in ns.tenants.items()}}
+
         def namespace_ref(ns_name: str) -> pulumi.Input[str]:
             """The Namespace's name as an Output when we were given it, so children wait for it."""
-            if ns is None:
-                return ns_name
-            known = {naming.NS_SERVING: ns.serving, naming.NS_GATEWAY: ns.gateway,
-                     naming.NS_TENANT_GATEWAY: ns.tenant_gateway, **ns.platform,
-                     **{naming.tenant_namespace(t): n for t, n in ns.tenants.items()}}
             return known[ns_name].metadata.name if ns_name in known else ns_name
 
         def child(*deps: pulumi.Resource) -> pulumi.ResourceOptions:

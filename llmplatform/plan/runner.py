@@ -18,6 +18,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from llmplatform.config.errors import ConfigError
 from llmplatform.config.pulumi_source import SECRET_KEYS
+from llmplatform.plan.gcpause import full_collections_paused
 from llmplatform.plan.mocks import PlanMocks, RecordingMonitor, Registration, UnansweredInvoke, mock_secret_value
 
 
@@ -87,7 +88,9 @@ def run_program(project_dir: Path, stack: str, *, config_override: dict[str, Any
     cwd = os.getcwd()
     os.chdir(project_dir)
     try:
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")))
+        # Full collections would rescan the growing resource graph again and again (gcpause.py).
+        with full_collections_paused():
+            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")))
     except ConfigError:
         raise
     except UnansweredInvoke as exc:

@@ -161,10 +161,12 @@ def managed_namespaces(namespace_objects: Iterable[Mapping[str, Any]]) -> list[s
 
 def default_deny_gaps(namespaces: Iterable[str], policies: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
     """namespace -> directions (Ingress, Egress) that no default-deny policy covers there; only gaps listed."""
-    policies = list(policies)
+    by_ns: dict[str, list[Mapping[str, Any]]] = {}
+    for p in policies:
+        by_ns.setdefault(namespace_of(p), []).append(p)
     gaps: dict[str, list[str]] = {}
     for ns in namespaces:
-        mine = [p for p in policies if namespace_of(p) == ns]
+        mine = by_ns.get(ns, [])
         missing = [d for d in (INGRESS, EGRESS) if not any(denies_all(p, d) for p in mine)]
         if missing:
             gaps[ns] = missing

@@ -26,22 +26,40 @@ def overhead_doc() -> dict:
 
 def scaling_doc() -> dict:
     rows = [{"series": "grid", "tenants": t, "models": 1, "resources": 90 + t, "program_s": 1.0 + t / 100,
-             "total_s": 1.5 + t / 100, "ms_per_resource": 1000 * (1.5 + t / 100) / (90 + t),
+             "total_s": 1.5 + t / 100, "total_s_samples": [1.4 + t / 100, 1.5 + t / 100, 1.55 + t / 100],
+             "bare_s": 0.25, "bare_s_samples": [0.25, 0.25, 0.25], "overhead_s": 1.25 + t / 100,
+             "ms_per_resource": 1000 * (1.5 + t / 100) / (90 + t),
              "peak_rss_mib": 200.0 + t, "warm_rss_mib": 199.5} for t in (1, 10)]
+    fit = {"unit": "ms", "judged_against": "resources", "intercept": 1.5, "r2_resources": 0.999}
     return {
         "benchmark": "plan_scaling", "date": "2031-02-03T05:00:00+00:00", "machine": MACHINE,
-        "versions": {"pulumi": "9.8.7"}, "repeats": 1, "time": "fixture time", "memory": "fixture rss",
-        "command": ".venv/bin/python bench/plan_scaling.py --tenants 1 10 --repeats 1",
+        "versions": {"pulumi": "9.8.7"}, "repeats": 3, "time": "fixture time", "memory": "fixture rss",
+        "bare": "fixture bare",
+        "command": ".venv/bin/python bench/plan_scaling.py --tenants 1 10 --repeats 3",
         "rows": rows,
         "fits": [
-            {"series": "grid", "x": "tenants", "y": "total_s", "fixed": "models=1", "points": 3, "slope": 0.01,
-             "intercept": 1.5, "r2": 0.999, "tail_slope_ratio": 1.1, "verdict": "linear"},
-            {"series": "grid", "x": "models", "y": "total_s", "fixed": "tenants=1", "points": 2, "slope": 0.7,
-             "intercept": 1.0, "r2": 1.0, "tail_slope_ratio": None,
-             "verdict": "not tested (2 points: any 2 points fit a line)"},
-            {"series": "untrusted", "x": "tenants", "y": "total_s", "fixed": "models=1", "points": 3,
-             "slope": 0.5, "intercept": 0.2, "r2": 0.91, "tail_slope_ratio": 4.2,
-             "verdict": "NON-LINEAR (r^2 0.910 < 0.98)"},
+            {**fit, "series": "grid", "x": "tenants", "y": "total_s", "fixed": "models=1", "points": 3,
+             "resources": [91, 100, 140], "slope": 0.01, "r2": 0.999, "per_resource": 4.25,
+             "head_marginal": [3.5, 4.0, 4.5], "tail_marginal": [3.75, 4.25, 4.75], "repeat_spread": 0.0625,
+             "verdict": "linear (last segment's marginal cost at most 1.36x the first's, repeat spread up to 6%)"},
+            {**fit, "series": "grid", "x": "models", "y": "total_s", "fixed": "tenants=1", "points": 2,
+             "resources": [91, 140], "slope": 0.7, "r2": 1.0, "per_resource": 5.0, "head_marginal": None,
+             "tail_marginal": None, "repeat_spread": 0.05,
+             "verdict": "not tested (2 distinct x: any 2 points fit a line)"},
+            {**fit, "series": "grid", "x": "tenants", "y": "total_s", "fixed": "models=5", "points": 3,
+             "judged_against": "tenants", "resources": [143], "slope": 0.002, "r2": 0.2, "per_resource": None,
+             "r2_resources": None, "head_marginal": [-1.5, 2.0, 5.5], "tail_marginal": [-0.5, 0.25, 1.0],
+             "repeat_spread": 0.125, "verdict": "flat (medians within 7% of their mean, repeat spread up to 13%)"},
+            {**fit, "series": "untrusted", "x": "tenants", "y": "total_s", "fixed": "models=1", "points": 3,
+             "resources": [109, 217, 697], "slope": 0.5, "r2": 0.91, "per_resource": 9.25,
+             "head_marginal": [2.5, 3.5, 4.125], "tail_marginal": [9.5, 9.875, 10.25], "repeat_spread": 0.05,
+             "verdict": "NON-LINEAR (last segment's marginal cost is at least 2.3x the first's, "
+                        "repeat spread up to 5%)"},
+            {**fit, "series": "untrusted", "x": "tenants", "y": "bare_s", "fixed": "models=1", "points": 3,
+             "resources": [109, 217, 697], "slope": 0.1, "r2": 0.99, "per_resource": 1.5,
+             "head_marginal": [0.5, 1.5, 2.5], "tail_marginal": [1.25, 1.5, 1.75], "repeat_spread": 0.4,
+             "verdict": "undecided (repeat spread up to 40% is too wide to tell: last/first marginal cost "
+                        "between 0.5 and 3.5)"},
         ],
     }
 
@@ -94,7 +112,7 @@ def test_each_section_names_date_machine_versions_and_the_command(results_dir: P
 def test_a_reduced_run_is_labelled_and_points_to_the_full_run(results_dir: Path) -> None:
     scaling = section(render_docs.render(render_docs.load_results(results_dir)),
                       "Offline plan scaling with tenants and models")
-    assert "These figures: `.venv/bin/python bench/plan_scaling.py --tenants 1 10 --repeats 1`" in scaling
+    assert "These figures: `.venv/bin/python bench/plan_scaling.py --tenants 1 10 --repeats 3`" in scaling
     assert "Reduced or custom run; the full run is `make bench-plan-scaling`" in scaling
     assert "Reproduce: `make bench-plan-scaling`" not in scaling
 
@@ -111,7 +129,11 @@ def test_tables_carry_the_numbers_from_the_result_files(results_dir: Path) -> No
     assert "| dev | 75 | 7 | 0.432 | 0.654 | 0.211 | 2.05x | 3.1x |" in section(text, "Offline plan overhead")
     assert "Median of 5 repeats per side (in-process fixture mode)." in text
     scaling = section(text, "Offline plan scaling with tenants and models")
-    assert "| grid | 10 | 1 | 100 | 1.1 | 1.6 | 16.0 | 210.0 | 10.5 |" in scaling
+    assert "| grid | 10 | 1 | 100 | 1.1 | 1.6 | 9% | 0.25 | 1.35 | 16.0 | 210.0 | 10.5 |" in scaling
+    assert ("| untrusted | total_s | tenants | models=1 | 109/217/697 | 0.5 | 0.91 | 9.25 ms | 0.999 | "
+            "3.5 ms/resource (2.5 to 4.12) | 9.88 ms/resource (9.5 to 10.2) | 5% | NON-LINEAR") in scaling
+    assert ("| 143 | 0.002 | 0.2 | - | - | 2 ms/tenant (-1.5 to 5.5) | 0.25 ms/tenant (-0.5 to 1) | 12% | "
+            "flat") in scaling
     assert "| 8 | 1.25 | 2.5 | 11.8 | 19.5 | 10.5 | 17.0 |" in section(text, "Tenant gateway hop")
     assert "123 requests per concurrency level" in text
 
@@ -119,18 +141,30 @@ def test_tables_carry_the_numbers_from_the_result_files(results_dir: Path) -> No
 def test_non_linear_series_are_named_not_hidden(results_dir: Path) -> None:
     scaling = section(render_docs.render(render_docs.load_results(results_dir)),
                       "Offline plan scaling with tenants and models")
-    assert "NON-LINEAR (r^2 0.910 < 0.98)" in scaling
-    assert "**Not linear** in 1 of 2 tested series: total_s vs tenants (untrusted, models=1)." in scaling
-    assert "**Linearity not tested** in 1 series with fewer than 3 distinct x values." in scaling
+    assert "NON-LINEAR (last segment's marginal cost is at least 2.3x the first's, repeat spread up to 5%)" in scaling
+    assert "**Not linear** in 1 of 4 tested series: total_s vs tenants (untrusted, models=1)." in scaling
+    assert "**Undecided** in 1 series: the repeats spread too widely" in scaling
+    assert "**Linearity not tested** in 1 series (fewer than 3 distinct x values, or one repeat per point)." in scaling
+    assert "No tested series grows faster than linearly" not in scaling
+
+
+def test_the_criteria_printed_are_the_ones_the_verdicts_use(results_dir: Path) -> None:
+    scaling = section(render_docs.render(render_docs.load_results(results_dir)),
+                      "Offline plan scaling with tenants and models")
+    benchlib = load_bench_module("benchlib")
+    assert (f"widened to at least {100 * benchlib.NOISE_FLOOR:.0f}% of its median "
+            f"({100 * benchlib.MEMORY_FLOOR:g}% for peak memory") in scaling
+    assert f"within {benchlib.MARGINAL_LIMIT}x the earlier points'" in scaling
+    assert f"medians lie within {100 * benchlib.FLAT_SPREAD:.0f}% of their mean" in scaling
 
 
 def test_all_linear_series_are_reported_as_such(tmp_path: Path) -> None:
     doc = scaling_doc()
-    doc["fits"] = [f for f in doc["fits"] if f["verdict"] == "linear"]
+    doc["fits"] = [f for f in doc["fits"] if f["verdict"].startswith(("linear", "flat"))]
     (tmp_path / "plan_scaling.json").write_text(json.dumps(doc))
     text = render_docs.render(render_docs.load_results(tmp_path))
-    assert "All 1 tested series are linear or flat by these criteria." in text
-    assert "**Not linear**" not in text and "**Linearity not tested**" not in text
+    assert "No tested series grows faster than linearly (2 of 2 decided)." in text
+    assert "**Not linear**" not in text and "**Linearity not tested**" not in text and "**Undecided**" not in text
 
 
 def test_with_no_results_every_benchmark_says_how_to_measure_it(tmp_path: Path) -> None:
