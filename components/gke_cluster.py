@@ -16,6 +16,12 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from llmplatform import naming
+from llmplatform.config.model import (
+    DEFAULT_MASTER_IPV4_CIDR,
+    DEFAULT_NODE_CIDR,
+    DEFAULT_PODS_CIDR,
+    DEFAULT_SERVICES_CIDR,
+)
 
 TYPE = "llmplatform:gke_cluster:GkeCluster"
 
@@ -62,10 +68,10 @@ class GkeClusterArgs:
     release_channel: str = "REGULAR"
     private_nodes: bool = True
     """True: nodes have no public IP; egress goes through the NAT this component creates."""
-    master_ipv4_cidr: str = "172.16.0.32/28"
-    node_cidr: str = "10.10.0.0/20"
-    pods_cidr: str = "10.20.0.0/14"
-    services_cidr: str = "10.24.0.0/20"
+    master_ipv4_cidr: str = DEFAULT_MASTER_IPV4_CIDR
+    node_cidr: str = DEFAULT_NODE_CIDR
+    pods_cidr: str = DEFAULT_PODS_CIDR
+    services_cidr: str = DEFAULT_SERVICES_CIDR
     master_authorized_cidrs: tuple[str, ...] = ()
     system_machine_type: str = "e2-standard-4"
     system_nodes_per_zone: int = 1

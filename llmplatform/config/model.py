@@ -98,6 +98,15 @@ class PrefixCacheMode(StrEnum):
     OFF = "off"
 
 
+DEFAULT_MASTER_IPV4_CIDR = "172.16.0.32/28"
+"""The control plane's private /28 (GKE requires exactly /28, outside every node/pod/service range)."""
+DEFAULT_NODE_CIDR = "10.10.0.0/20"
+DEFAULT_PODS_CIDR = "10.20.0.0/14"
+DEFAULT_SERVICES_CIDR = "10.24.0.0/20"
+"""The default address plan: nodes, pods and services in disjoint ranges; the config and the
+GkeCluster component both default to these, so a component used outside this program agrees."""
+
+
 class GkeSubstrate(Frozen):
     """A GKE Standard cluster with Dataplane V2; see components/gke_cluster.py."""
 
@@ -109,10 +118,10 @@ class GkeSubstrate(Frozen):
     release_channel: ReleaseChannel = ReleaseChannel.REGULAR
     private_nodes: bool = True
     """True: nodes get no public IP; egress (image pulls, model weights) goes through Cloud NAT."""
-    master_ipv4_cidr: str = "172.16.0.32/28"
-    node_cidr: str = "10.10.0.0/20"
-    pods_cidr: str = "10.20.0.0/14"
-    services_cidr: str = "10.24.0.0/20"
+    master_ipv4_cidr: str = DEFAULT_MASTER_IPV4_CIDR
+    node_cidr: str = DEFAULT_NODE_CIDR
+    pods_cidr: str = DEFAULT_PODS_CIDR
+    services_cidr: str = DEFAULT_SERVICES_CIDR
     master_authorized_cidrs: tuple[str, ...] = ()
     """Networks that may reach the control plane; empty keeps the public endpoint open to any
     authenticated caller (fine for CI-driven stacks, narrow it for prod)."""

@@ -8,12 +8,12 @@ the package index): on a user machine a failed install skips these tests with th
 from __future__ import annotations
 
 import os
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from llmplatform.testing import gates
+from tests.validate.manifest_files import write_manifests
 from llmplatform.validate import Checker
 from llmplatform.validate.checkov_scan import (
     SKIP_CRASH_RULE,
@@ -64,12 +64,6 @@ spec:
 """
 
 
-def _write(folder: Path, name: str, *docs: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text("---\n".join(textwrap.dedent(d) for d in docs))
-    return folder
-
-
 @pytest.fixture(scope="module")
 def checkov() -> Path:
     if not checkov_installed() and os.environ.get("LLMP_NO_CHECKOV_INSTALL") == "1":
@@ -84,7 +78,7 @@ def checkov() -> Path:
 
 @pytest.fixture(scope="module")
 def report(checkov, tmp_path_factory) -> CheckovReport:
-    folder = _write(tmp_path_factory.mktemp("manifests"), "10-serving.yaml", SERVICE, BAD_DEPLOYMENT)
+    folder = write_manifests(tmp_path_factory.mktemp("manifests"), "10-serving.yaml", SERVICE, BAD_DEPLOYMENT)
     return scan(folder, executable=checkov)
 
 
@@ -122,7 +116,7 @@ def test_the_scan_ran_offline_on_every_resource(report):
 
 def test_a_skip_reason_containing_equals_is_reported_before_it_can_crash_checkov(tmp_path):
     manifest = BAD_DEPLOYMENT.replace("skips nothing", "skips nothing, a=b")
-    objects, _ = load_manifests(_write(tmp_path, "a.yaml", manifest))
+    objects, _ = load_manifests(write_manifests(tmp_path, "a.yaml", manifest))
     problems = skip_annotation_problems(objects)
     assert [(p.path, p.rule) for p in problems] == [("$.metadata.annotations['checkov.io/skip2']", SKIP_CRASH_RULE)]
     report = scan(tmp_path, executable=tmp_path / "not-run")  # refused before starting checkov
@@ -131,7 +125,7 @@ def test_a_skip_reason_containing_equals_is_reported_before_it_can_crash_checkov
 
 def test_a_skip_without_a_reason_is_a_finding(tmp_path):
     manifest = BAD_DEPLOYMENT.replace("CKV_K8S_999=a misspelt check id skips nothing", "CKV_K8S_15")
-    objects, _ = load_manifests(_write(tmp_path, "a.yaml", manifest))
+    objects, _ = load_manifests(write_manifests(tmp_path, "a.yaml", manifest))
     assert ["gives no reason" in p.message for p in skip_annotation_problems(objects)] == [True]
 
 

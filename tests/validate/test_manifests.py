@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
 
 import yaml
 
 from llmplatform.testing import gates
+from tests.validate.manifest_files import write_manifests
 from llmplatform.validate import Checker
 from llmplatform.validate.manifests import load_manifests, validate_all
 
@@ -45,14 +44,8 @@ spec:
 """
 
 
-def _write(folder: Path, name: str, *docs: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / name).write_text("---\n".join(textwrap.dedent(d) for d in docs))
-    return folder
-
-
 def test_objects_keep_their_file_document_index_and_line(tmp_path):
-    folder = _write(tmp_path, "10-serving.yaml", DEPLOYMENT, SERVICE, "")
+    folder = write_manifests(tmp_path, "10-serving.yaml", DEPLOYMENT, SERVICE, "")
     objects, problems = load_manifests(folder)
     assert problems == []
     assert [(o.source, o.line, o.object_id) for o in objects] == [
@@ -62,20 +55,20 @@ def test_objects_keep_their_file_document_index_and_line(tmp_path):
 
 
 def test_unquoted_dates_stay_strings(tmp_path):
-    objects, _ = load_manifests(_write(tmp_path, "a.yaml", DEPLOYMENT))
+    objects, _ = load_manifests(write_manifests(tmp_path, "a.yaml", DEPLOYMENT))
     assert objects[0].obj["metadata"]["annotations"]["llmplatform.io/rolled"] == "2024-01-01"
 
 
 def test_a_clean_folder_gives_an_ok_report(tmp_path):
-    report = validate_all(_write(tmp_path, "a.yaml", DEPLOYMENT, SERVICE), crd_schema_dir=tmp_path / "none")
+    report = validate_all(write_manifests(tmp_path, "a.yaml", DEPLOYMENT, SERVICE), crd_schema_dir=tmp_path / "none")
     assert report.ok, report.format()
     assert (len(report.objects), report.builtin_count, report.custom_count) == (2, 2, 0)
     assert "2 objects in 1 files" in report.summary()
 
 
 def test_findings_from_every_file_carry_their_provenance(tmp_path):
-    folder = _write(tmp_path, "a.yaml", SERVICE, DEPLOYMENT.replace("replicas:", "replica:"))
-    _write(folder, "b.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: x}\n")
+    folder = write_manifests(tmp_path, "a.yaml", SERVICE, DEPLOYMENT.replace("replicas:", "replica:"))
+    write_manifests(folder, "b.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: x}\n")
     report = validate_all(folder, crd_schema_dir=tmp_path / "none")
     assert [(f.source, f.checker, f.rule) for f in report.findings] == [
         ("a.yaml#1", Checker.CORE_SCHEMA, "additionalProperties"),
@@ -84,9 +77,9 @@ def test_findings_from_every_file_carry_their_provenance(tmp_path):
 
 
 def test_documents_that_are_not_one_object_and_repeated_keys_and_objects_are_reported(tmp_path):
-    folder = _write(tmp_path, "a.yaml", SERVICE, "- just\n- a list\n", "apiVersion: v1\nkind: List\nitems: []\n",
+    folder = write_manifests(tmp_path, "a.yaml", SERVICE, "- just\n- a list\n", "apiVersion: v1\nkind: List\nitems: []\n",
                     SERVICE.replace("  name: vllm\n", "  name: vllm\n  name: other\n"), SERVICE)
-    _write(folder, "b.yaml", "kind: [unclosed\n")
+    write_manifests(folder, "b.yaml", "kind: [unclosed\n")
     objects, problems = load_manifests(folder)
     assert [(p.source, p.rule) for p in problems] == [
         ("a.yaml#1", "not-an-object"),
@@ -111,7 +104,7 @@ def test_custom_resources_in_a_folder_are_checked_against_the_shared_schemas(tmp
         doc = yaml.safe_load(path.read_text())
         doc["metadata"]["name"] += f"-{i}"
         (tmp_path / f"{i:02d}-{path.name}").write_text(yaml.safe_dump(doc))
-    _write(tmp_path, "zz-core.yaml", DEPLOYMENT, SERVICE)
+    write_manifests(tmp_path, "zz-core.yaml", DEPLOYMENT, SERVICE)
     report = validate_all(tmp_path)
     assert report.ok, report.format()
     assert report.custom_count == len(examples)
