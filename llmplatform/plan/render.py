@@ -151,9 +151,13 @@ def write_plan(run: PlanRun, out_dir: Path) -> dict[str, Path]:
     return {"plan": plan_path, "manifests": man_dir}
 
 
-def load_manifests(man_dir: Path) -> list[dict[str, Any]]:
-    """Every object under a manifests/ folder, in file order."""
+def load_manifests(man_dir: Path, *, charts: bool = True) -> list[dict[str, Any]]:
+    """Every object under a manifests/ folder, in file order: the program's own, then (unless
+    `charts=False`) every rendered Helm release's under `charts/<release>/` (see llmplatform/charts)."""
+    paths = sorted(man_dir.glob("*.yaml"))
+    if charts:
+        paths += sorted(man_dir.glob("charts/*/*.yaml"))
     docs: list[dict[str, Any]] = []
-    for path in sorted(man_dir.glob("*.yaml")):
+    for path in paths:
         docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
     return docs

@@ -148,7 +148,14 @@ PROMETHEUS_DEFAULT_JOBS = (
 def prometheus_values(serving_ns: str, gateway_ns: str, *, scrape_seconds: int = 15) -> dict[str, Any]:
     """An in-cluster Prometheus for autoscaling signals only: no alertmanager or exporters, no
     cluster-wide default jobs (only `prometheus_scrape_configs`), short retention on an emptyDir
-    (signals are minutes old; losing history on restart costs nothing)."""
+    (signals are minutes old; losing history on restart costs nothing).
+
+    No `server.podLabels`: the chart writes its own `app.kubernetes.io/name: prometheus` (what SR1's
+    NetworkPolicies select the scraper by) and `app.kubernetes.io/component: server` into the pod
+    template, and those are also keys of the Deployment's selector (`prometheus.server.matchLabels`,
+    prometheus-28.10.0 templates/_helpers.tpl and deploy.yaml). A podLabels map repeating one of them
+    renders the key twice; the last value wins, the template no longer matches the selector and the API
+    server refuses the Deployment (the install proof's selector check catches it)."""
     return {
         "scrapeConfigs": {job: {"enabled": False} for job in PROMETHEUS_DEFAULT_JOBS},
         "alertmanager": {"enabled": False},
@@ -160,7 +167,6 @@ def prometheus_values(serving_ns: str, gateway_ns: str, *, scrape_seconds: int =
             "global": {"scrape_interval": f"{scrape_seconds}s", "evaluation_interval": f"{scrape_seconds}s"},
             "retention": "2d",
             "persistentVolume": {"enabled": False},
-            "podLabels": labels.standard("prometheus", "autoscaling-metrics"),
             "service": {"servicePort": ports.PROMETHEUS_HTTP},
         },
         "serverFiles": {"prometheus.yml": {"scrape_configs": prometheus_scrape_configs(serving_ns, gateway_ns)}},

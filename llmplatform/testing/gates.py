@@ -35,9 +35,10 @@ def shared_dir() -> Path:
 
 
 def crd_schema_dir() -> Path:
-    """Upstream CRD schemas: `LLMP_CRD_SCHEMAS`, else `../shared/crd-schemas`."""
-    env = os.environ.get("LLMP_CRD_SCHEMAS")
-    return Path(env).resolve() if env else shared_dir() / "crd-schemas"
+    """Stored upstream CRD schemas (`llmplatform.validate.crd.crd_schema_dir`)."""
+    from llmplatform.validate.crd import crd_schema_dir as stored
+
+    return stored()
 
 
 def require_crd_schemas() -> Path:
@@ -45,7 +46,8 @@ def require_crd_schemas() -> Path:
     path = crd_schema_dir()
     require(
         (path / "kueue.x-k8s.io").is_dir(),
-        f"upstream CRD schemas not found at {path}; clone the steering repo's shared/ beside this "
-        "checkout or set LLMP_CRD_SCHEMAS to a folder laid out as <group>/<kind>_<version>.json",
+        f"stored upstream CRD schemas not found at {path}: set LLMP_CRD_SCHEMAS to a folder laid out as "
+        "<group>/<kind-lowercase>_<version>.json, each file the openAPIV3Schema of one CRD version "
+        "(docs/verify.md, 'CRD schemas')",
     )
     return path

@@ -39,6 +39,7 @@ BUILTIN_GROUPS: frozenset[str] = frozenset(
         "networking.k8s.io",
         "rbac.authorization.k8s.io",
         "admissionregistration.k8s.io",
+        "apiregistration.k8s.io",
         "autoscaling",
         "storage.k8s.io",
         "scheduling.k8s.io",
@@ -52,9 +53,10 @@ BUILTIN_GROUPS: frozenset[str] = frozenset(
         "resource.k8s.io",
     }
 )
-"""API groups served by kube-apiserver itself. Objects in them are checked by `core`; every other group is
-a custom resource checked by `crd`. Deliberately explicit: a group missing here (for example
-`apiregistration.k8s.io`) is treated as a custom resource and reported as "no schema" until it is added."""
+"""API groups served by kube-apiserver itself (the aggregator's `apiregistration.k8s.io` included: the
+charts register APIServices). Objects in them are checked by `core`; every other group is a custom
+resource checked by `crd`. Deliberately explicit: a group missing here is treated as a custom resource
+and reported as "no schema" until it is added."""
 
 
 class Checker(enum.StrEnum):

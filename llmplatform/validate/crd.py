@@ -12,6 +12,11 @@ with Kubernetes extensions, not plain JSON Schema, so each is rewritten once bef
   typo such as `spec.minReplicas` (for `minReplicaCount`) ships unnoticed;
 - an `x-kubernetes-embedded-resource` object keeps `apiVersion`, `kind` and `metadata` when closed.
 
+Where the schema comes from: first the CRDs the plan itself installs (a `CrdCatalog` built from the
+CustomResourceDefinitions among the rendered objects: the Helm charts' CRDs), so the schema checked is
+the schema the cluster will hold; then the stored upstream schemas (`crd_schema_dir()`), for kinds whose
+CRD no rendered object carries (Gateway API on GKE, the Inference Extension bundle).
+
 Not covered (the API server or the operator's webhook still decides these): CEL rules
 (`x-kubernetes-validations`), `format`, defaults, list-type uniqueness. Objects typed only as
 `type: object` (no properties) stay open. Root `metadata` is checked against the Kubernetes `ObjectMeta`
@@ -21,7 +26,9 @@ schema by `core.metadata_findings`, because a CRD schema types it only as `objec
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -29,9 +36,20 @@ from typing import Any
 import jsonschema
 from jsonschema.validators import validator_for
 
-from llmplatform.testing.gates import crd_schema_dir
 from llmplatform.validate import Checker, Finding, api_group, is_builtin, object_id, plain, schema_findings
 from llmplatform.validate.core import metadata_findings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ENV_SCHEMAS = "LLMP_CRD_SCHEMAS"
+
+
+def crd_schema_dir() -> Path:
+    """Stored upstream CRD schemas: `LLMP_CRD_SCHEMAS`, else a `shared/crd-schemas/` folder beside the
+    project checkout. Laid out as `<group>/<kind-lowercase>_<version>.json` (each file one CRD version's
+    `openAPIV3Schema`)."""
+    env = os.environ.get(ENV_SCHEMAS)
+    return Path(env).resolve() if env else (PROJECT_ROOT.parent / "shared" / "crd-schemas").resolve()
+
 
 # Values under these keys are data (or Kubernetes annotations), never sub-schemas: copy them untouched.
 _DATA_KEYS = frozenset(
@@ -115,6 +133,59 @@ def load_validator(path: Path, *, strict: bool = True) -> jsonschema.protocols.V
     return _load(Path(path).resolve(), strict)
 
 
+@dataclass(frozen=True)
+class CrdVersion:
+    """One served version of a CRD the plan installs."""
+
+    group: str
+    kind: str
+    version: str
+    scope: str
+    schema: Mapping[str, Any]
+    source: str
+    """The CRD object that declared it (`CustomResourceDefinition//<name>`)."""
+
+
+@dataclass
+class CrdCatalog:
+    """The CRDs among a set of rendered objects: (group, kind, version) -> schema."""
+
+    versions: dict[tuple[str, str, str], CrdVersion] = field(default_factory=dict)
+    _validators: dict[tuple[str, str, str, bool], Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_objects(cls, objects: Iterable[Mapping[str, Any]]) -> CrdCatalog:
+        catalog = cls()
+        for obj in objects:
+            if obj.get("kind") != "CustomResourceDefinition" or api_group(obj) != "apiextensions.k8s.io":
+                continue
+            spec = obj.get("spec") or {}
+            kind = (spec.get("names") or {}).get("kind", "")
+            for version in spec.get("versions") or []:
+                schema = (version.get("schema") or {}).get("openAPIV3Schema")
+                if version.get("served", True) and isinstance(schema, Mapping):
+                    key = (spec.get("group", ""), kind, version.get("name", ""))
+                    catalog.versions[key] = CrdVersion(*key, spec.get("scope", "Namespaced"), schema, object_id(obj))
+        return catalog
+
+    @property
+    def groups(self) -> set[str]:
+        return {group for group, _, _ in self.versions}
+
+    def lookup(self, obj: Mapping[str, Any]) -> CrdVersion | None:
+        group, _, version = str(obj.get("apiVersion") or "").rpartition("/")
+        return self.versions.get((group, str(obj.get("kind") or ""), version))
+
+    def validator(self, entry: CrdVersion, strict: bool) -> Any:
+        key = (entry.group, entry.kind, entry.version, strict)
+        if key not in self._validators:
+            schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                      **to_jsonschema(dict(entry.schema), strict=strict),
+                      "x-crd-source": {"kind": entry.kind, "scope": entry.scope}}
+            self._validators[key] = jsonschema.Draft202012Validator(schema)
+        return self._validators[key]
+
+
 def has_schema(obj: Mapping[str, Any], schema_dir: Path | None = None) -> bool:
     """True when the schema folder holds a schema for the object's group, kind and version."""
     return schema_file(obj, schema_dir).is_file()
@@ -126,10 +197,12 @@ def validate_custom_resource(
     schema_dir: Path | None = None,
     strict: bool = True,
     source: str = "",
+    catalog: CrdCatalog | None = None,
 ) -> list[Finding]:
     """Check one custom resource; return its findings (empty when it fits its schema).
 
-    `schema_dir` defaults to `llmplatform.testing.gates.crd_schema_dir()`. Objects in a built-in API
+    `catalog` (the CRDs the plan installs) is consulted first; `schema_dir` (default `crd_schema_dir()`)
+    after it. Objects in a built-in API
     group (`llmplatform.validate.BUILTIN_GROUPS`) are not custom resources: they return no findings here
     (`core` checks them). A custom resource whose group/kind/version has no schema file is itself a
     finding (`rule="no-schema"`): an unchecked custom resource must be a visible decision, not a gap.
@@ -149,13 +222,22 @@ def validate_custom_resource(
     if "/" not in api_version:
         return finding(f"apiVersion {api_version!r} has no group, so it is not a custom resource", "no-schema")
 
+    entry = catalog.lookup(obj) if catalog is not None else None
+    if entry is not None:
+        validator = catalog.validator(entry, strict)
+        return _check(obj, validator, source)
+    if catalog is not None and api_group(obj) in catalog.groups:
+        known = sorted(f"{k}/{v}" for g, k, v in catalog.versions if g == api_group(obj))
+        return finding(f"{api_version} {obj['kind']} is not served by the CRDs this plan installs for "
+                       f"{api_group(obj)} ({', '.join(known)})", "no-schema")
     path = schema_file(obj, schema_dir)
     if not path.is_file():
         base = path.parent.parent
         where = f"in {base}" if base.is_dir() else f"because the schema folder {base} does not exist"
         return finding(
-            f"no schema for {api_version} {obj['kind']} {where}; add the upstream CRD schema as "
-            f"{api_group(obj)}/{path.name} (see the folder's README, 'Updating')",
+            f"no schema for {api_version} {obj['kind']}: no CRD the plan installs declares it and no stored "
+            f"schema exists {where}; put its CRD version's openAPIV3Schema at {api_group(obj)}/{path.name} in a "
+            f"folder named by {ENV_SCHEMAS}",
             "no-schema",
         )
 
@@ -163,6 +245,13 @@ def validate_custom_resource(
         validator = load_validator(path, strict=strict)
     except (OSError, ValueError, jsonschema.SchemaError) as exc:
         return finding(f"schema {path} cannot be used: {exc}", "bad-schema")
+    return _check(obj, validator, source)
+
+
+def _check(obj: Mapping[str, Any], validator: Any, source: str) -> list[Finding]:
+    def finding(message: str, rule: str, path: str = "$") -> list[Finding]:
+        return [Finding(source=source, object_id=object_id(obj), path=path, message=message,
+                        checker=Checker.CRD_SCHEMA, rule=rule)]
 
     upstream_kind = validator.schema.get("x-crd-source", {}).get("kind")
     if upstream_kind and obj["kind"] != upstream_kind:
@@ -193,7 +282,10 @@ def clear_cache() -> None:
 
 
 __all__ = [
+    "CrdCatalog",
+    "CrdVersion",
     "clear_cache",
+    "crd_schema_dir",
     "has_schema",
     "load_validator",
     "schema_file",

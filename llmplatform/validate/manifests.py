@@ -22,47 +22,12 @@ from typing import Any
 
 import yaml
 
-from llmplatform.testing.gates import crd_schema_dir as default_crd_schema_dir
+from llmplatform.k8s.yaml_docs import documents
 from llmplatform.validate import Checker, Finding, api_group, core, crd, is_builtin, object_id
 
-MANIFEST_PATTERNS = ("*.yaml", "*.yml")
-"""Files read from a manifests folder (not recursive)."""
-
-
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml halves the load time when present
-
-
-class _ManifestLoader(_SafeLoader):  # type: ignore[misc, valid-type]
-    """SafeLoader without YAML 1.1 timestamps, recording duplicate mapping keys instead of hiding them."""
-
-    yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in _SafeLoader.yaml_implicit_resolvers.items()
-    }
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.duplicate_keys: list[tuple[int, str]] = []
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                if key in seen:
-                    self.duplicate_keys.append((key_node.start_mark.line + 1, str(key)))
-                seen.add(key)
-            except TypeError:
-                continue  # an unhashable key: construct_mapping below reports it
-        return super().construct_mapping(node, deep=deep)
-
-
-def _construct_value(loader: yaml.BaseLoader, node: yaml.Node) -> str:
-    # A bare `=` scalar resolves to the YAML 1.1 "value" tag, which SafeLoader cannot construct.
-    return str(loader.construct_scalar(node))
-
-
-_ManifestLoader.add_constructor("tag:yaml.org,2002:value", _construct_value)
+MANIFEST_PATTERNS = ("*.yaml", "*.yml", "charts/*/*.yaml", "charts/*/*.yml")
+"""Files read from a manifests folder: the program's own objects, then each rendered Helm release's
+(`charts/<release>/`, written by `llmp plan`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,15 +74,13 @@ def load_file(path: Path, *, root: Path | None = None) -> tuple[list[ManifestObj
     rel = path.relative_to(root) if root is not None else Path(path.name)
     objects: list[ManifestObject] = []
     problems: list[Finding] = []
-    loader = _ManifestLoader(path.read_text(encoding="utf-8"))
     index = 0
     try:
-        while loader.check_node():
-            node = loader.get_node()
+        for document in documents(path.read_text(encoding="utf-8")):
+            index = document.index
             source = f"{rel.as_posix()}#{index}"
-            before = len(loader.duplicate_keys)
-            doc = loader.construct_document(node) if node is not None else None
-            for line, key in loader.duplicate_keys[before:]:
+            doc = document.data
+            for line, key in document.duplicate_keys:
                 problems.append(_finding(source, f"key {key!r} appears twice in one mapping (line {line}); "
                                                  "kubectl rejects this", "duplicate-key",
                                          object_id(doc) if isinstance(doc, Mapping) else ""))
@@ -127,21 +90,20 @@ def load_file(path: Path, *, root: Path | None = None) -> tuple[list[ManifestObj
                     problems.append(_finding(source, problem, "not-an-object",
                                              object_id(doc) if isinstance(doc, Mapping) else ""))
                 else:
-                    objects.append(ManifestObject(file=rel, index=index, line=node.start_mark.line + 1, obj=doc))
+                    objects.append(ManifestObject(file=rel, index=index, line=document.line, obj=doc))
             index += 1
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problems.append(_finding(f"{rel.as_posix()}#{index}", f"unreadable YAML{where}: {exc}", "yaml"))
-    finally:
-        loader.dispose()
     return objects, problems
 
 
 def manifest_files(directory: Path) -> list[Path]:
-    """The files `load_manifests` reads, in the order it reads them."""
+    """The files `load_manifests` reads, in the order it reads them (the program's own first)."""
     directory = Path(directory)
-    return sorted({p for pattern in MANIFEST_PATTERNS for p in directory.glob(pattern) if p.is_file()})
+    found = {p for pattern in MANIFEST_PATTERNS for p in directory.glob(pattern) if p.is_file()}
+    return sorted(found, key=lambda p: (len(p.relative_to(directory).parts), p))
 
 
 def provenance_key(finding: Finding) -> tuple[str, int, Finding]:
@@ -186,8 +148,15 @@ def validate_objects(
     kubernetes_version: str = core.KUBERNETES_VERSION,
     crd_schema_dir: Path | None = None,
     strict: bool = True,
+    catalog: crd.CrdCatalog | None = None,
 ) -> list[Finding]:
-    """Findings for already loaded objects: built-in ones by `core`, custom resources by `crd`."""
+    """Findings for already loaded objects: built-in ones by `core`, custom resources by `crd`.
+
+    `catalog` defaults to the CRDs among `objects` (what the plan installs), consulted before the stored
+    schemas."""
+    objects = list(objects)
+    if catalog is None:
+        catalog = crd.CrdCatalog.from_objects(item.obj for item in objects)
     findings: list[Finding] = []
     for item in objects:
         if is_builtin(item.obj):
@@ -195,7 +164,7 @@ def validate_objects(
                                            source=item.source)
         else:
             findings += crd.validate_custom_resource(item.obj, schema_dir=crd_schema_dir, strict=strict,
-                                                     source=item.source)
+                                                     source=item.source, catalog=catalog)
     return findings
 
 
@@ -257,12 +226,13 @@ def validate_all(
 ) -> ValidationReport:
     """Load `directory/*.yaml` and check every object; never raises for a bad manifest.
 
-    `crd_schema_dir` defaults to `llmplatform.testing.gates.crd_schema_dir()`. `strict=True` (the default)
+    Custom resources are checked against the CRDs among the loaded objects first (the rendered charts'),
+    then against `crd_schema_dir` (default `crd.crd_schema_dir()`). `strict=True` (the default)
     rejects undeclared fields in both built-in objects and custom resources.
     """
     started = time.perf_counter()
     directory = Path(directory)
-    schema_dir = Path(crd_schema_dir) if crd_schema_dir is not None else default_crd_schema_dir()
+    schema_dir = Path(crd_schema_dir) if crd_schema_dir is not None else crd.crd_schema_dir()
     objects, problems = load_manifests(directory)
     findings = problems + validate_objects(objects, kubernetes_version=kubernetes_version,
                                            crd_schema_dir=schema_dir, strict=strict)

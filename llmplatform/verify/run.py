@@ -8,6 +8,7 @@ and compares them with statements written from the label and port contracts, not
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,35 +25,9 @@ LIVE_RESULTS = Path("build") / "live" / "sr3-live.json"
 """Written by the live TenantGateway tests (tests/live); referenced by the SR3 section of the report."""
 
 
-SCHEMA_GAPS: dict[tuple[str, str], str] = {
-    ("postgresql.cnpg.io/v1", "ScheduledBackup"):
-        "CloudNativePG ships this CRD, but its schema is not among the stored upstream schemas "
-        "(shared/crd-schemas); the object is checked field by field in tests/plan/test_manifest_validity.py",
-}
-"""Custom resources the platform renders whose upstream schema is not available offline: reported as
-unchecked (with the reason), never silently passed."""
-
-
-@dataclass(frozen=True)
-class SchemaGap:
-    api_version: str
-    kind: str
-    name: str
-    reason: str
-
-
-def unchecked_by_schema(findings) -> tuple[list, list[SchemaGap]]:
-    """Split validation findings into real findings and known schema gaps (SCHEMA_GAPS)."""
-    real, gaps = [], []
-    for finding in findings:
-        text = str(finding)
-        gap = next(((av, kind) for av, kind in SCHEMA_GAPS
-                    if "no-schema" in text and f"{av.split('/')[0]}/{av.split('/')[1]} {kind}" in text), None)
-        if gap:
-            gaps.append(SchemaGap(gap[0], gap[1], text.split(":")[0], SCHEMA_GAPS[gap]))
-        else:
-            real.append(finding)
-    return real, gaps
+def in_ci() -> bool:
+    """CI=true: nothing may go unchecked (a missing chart or schema fails instead of being listed)."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @dataclass
@@ -169,22 +144,55 @@ def prove_budgets(objects: list[dict[str, Any]], profile: str, project_dir: Path
 
 
 def prove_validity(build_dir: Path, *, checkov: bool, trust_tier: str = "trusted") -> Proof:
-    """Schemas (CRD and core, strict), checkov with the platform's accepted exceptions, secret scan.
+    """Schemas (CRD and core, strict), workload selectors, checkov with the platform's accepted exceptions,
+    secret scan: over the program's objects and every rendered chart's.
 
-    `checkov=False` leaves checkov out (it takes ~10 s); the summary then says so.
+    `checkov=False` leaves checkov out (it takes ~10 s); the summary then says so. A custom resource with no
+    schema anywhere (its CRD not among the rendered objects, no stored schema) is a failure when every chart
+    was rendered and the stored schemas exist, or under CI=true; otherwise (a plain clone) it is listed as
+    unchecked, with how to provide what is missing.
     """
+    from llmplatform.charts.write import read_index
+    from llmplatform.validate import Checker, Finding
+    from llmplatform.validate.crd import crd_schema_dir
     from llmplatform.validate.manifests import validate_all
+    from llmplatform.validate.workloads import selector_findings
 
     report = validate_all(build_dir / "manifests")
-    findings, gaps = unchecked_by_schema(report.findings)
+    charts = read_index(build_dir)
+    findings = list(report.findings) + selector_findings((o.source, o.obj) for o in report.objects)
+    for release in charts.rendered if charts else []:
+        findings += [Finding(source=f"charts/{release['release']}/{d['template']}", object_id=d["object_id"],
+                             message=f"chart {release['chart']} {release['version']} renders key {d['key']!r} twice "
+                                     f"in one mapping (line {d['line']}): only the last value reaches the API server",
+                             checker=Checker.MANIFEST, rule="duplicate-key") for d in release["duplicateKeys"]]
+    missing_charts = [r["release"] for r in charts.missing] if charts else ["(plan predates chart rendering)"]
+    incomplete = bool(missing_charts) or not crd_schema_dir().is_dir()
+    unchecked = [f for f in findings if f.rule == "no-schema"] if incomplete and not in_ci() else []
+    findings = [f for f in findings if f not in unchecked]
     problems = [str(f) for f in findings]
-    data: dict[str, Any] = {"objects": len(report.objects), "builtin": report.builtin_count,
-                            "custom": report.custom_count, "kubernetesVersion": report.kubernetes_version,
-                            "uncheckedBySchema": [f"{g.kind} {g.name}: {g.reason}" for g in gaps]}
-    summary = (f"{len(report.objects)} objects: {report.builtin_count} built-in strictly valid for Kubernetes "
-               f"{report.kubernetes_version}, {report.custom_count - len(gaps)} custom resources strictly valid "
-               f"against upstream CRD schemas" + (f", {len(gaps)} without a stored schema (listed)" if gaps else "")) \
+    chart_objects = sum(1 for o in report.objects if o.file.parts[0] == "charts")
+    data: dict[str, Any] = {"objects": len(report.objects), "chartObjects": chart_objects,
+                            "builtin": report.builtin_count, "custom": report.custom_count,
+                            "kubernetesVersion": report.kubernetes_version,
+                            "charts": {"rendered": [r["release"] for r in charts.rendered] if charts else [],
+                                       "missing": missing_charts},
+                            "uncheckedBySchema": sorted({f"{f.object_id.split('/')[0]} ({f.object_id})"
+                                                         for f in unchecked})}
+    summary = (f"{len(report.objects)} objects ({chart_objects} from {len(data['charts']['rendered'])} rendered "
+               f"charts): {report.builtin_count} built-in strictly valid for Kubernetes {report.kubernetes_version}, "
+               f"{report.custom_count - len(unchecked)} custom resources strictly valid against the CRDs the plan "
+               "installs or the stored upstream schemas, every workload's selector matches its pod template") \
         if not findings else report.summary()
+    if unchecked:
+        kinds = sorted({f.object_id.split("/")[0] for f in unchecked})
+        summary += (f"; not checked here: {len(unchecked)} custom resource(s) of kind {', '.join(kinds)} "
+                    "(provide the charts with `llmp charts pull` or LLMP_CHARTS, and stored schemas with "
+                    "LLMP_CRD_SCHEMAS: docs/verify.md)")
+    if missing_charts:
+        summary += f"; charts not rendered: {', '.join(missing_charts)}"
+        if in_ci():
+            problems.append(f"CI=true and charts were not rendered: {', '.join(missing_charts)}")
     if checkov:
         from llmplatform.validate import checkov_scan, checkov_skips
 

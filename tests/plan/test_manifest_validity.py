@@ -1,48 +1,47 @@
 """Every object the dev and prod plans would apply is valid: core objects strictly for Kubernetes 1.33
-(kubernetes-validate's schemas), custom resources strictly against the upstream CRD schemas."""
+(kubernetes-validate's schemas), custom resources strictly against the CRDs the plan itself installs (the
+rendered charts') or, for kinds no rendered CRD declares, the stored upstream schemas."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
-
-import re
-
 import yaml
 
-from llmplatform.testing.gates import require_crd_schemas
-from llmplatform.validate.manifests import validate_all
-from llmplatform.verify.run import SCHEMA_GAPS, unchecked_by_schema
+from llmplatform.testing.gates import require, require_crd_schemas
+from llmplatform.validate.crd import CrdCatalog
+from llmplatform.validate.manifests import load_manifests, validate_all
+
+
+def _require_charts(folder):
+    rendered = sorted(p.name for p in (folder / "manifests" / "charts").iterdir()) \
+        if (folder / "manifests" / "charts").is_dir() else []
+    require(len(rendered) >= 5, "the pinned Helm charts were not rendered by `llmp plan` (provide their sources "
+                                "with `llmp charts pull` or LLMP_CHARTS)")
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_rendered_manifests_validate_strictly(planned, stack):
     schemas = require_crd_schemas()
+    _require_charts(planned(stack))
     report = validate_all(planned(stack) / "manifests", crd_schema_dir=schemas, strict=True)
-    assert report.builtin_count > 10 and report.custom_count > 3
+    assert report.builtin_count > 200 and report.custom_count > 3
+    assert any(item.file.parts[0] == "charts" for item in report.objects)
     assert report.kubernetes_version.startswith("1.33")
-    findings, gaps = unchecked_by_schema(report.findings)
-    assert not findings, "\n".join(map(str, findings))
-    assert {(g.api_version, g.kind) for g in gaps} <= set(SCHEMA_GAPS)
+    assert not report.findings, report.format()
 
 
-def test_the_scheduled_backup_without_a_stored_schema_is_checked_by_hand(planned):
-    docs = [d for p in (planned("prod") / "manifests").glob("*.yaml") for d in yaml.safe_load_all(p.read_text()) if d]
-    backups = [d for d in docs if d["kind"] == "ScheduledBackup"]
-    clusters = {d["metadata"]["name"] for d in docs if d["kind"] == "Cluster"}
-    assert len(backups) == 1
-    spec = backups[0]["spec"]
-    assert set(spec) <= {"schedule", "cluster", "method", "backupOwnerReference", "immediate", "suspend", "target",
-                         "pluginConfiguration", "online", "onlineConfiguration"}
-    assert len(spec["schedule"].split()) == 6, "CNPG schedules have a seconds field"
-    assert spec["cluster"]["name"] in clusters
-    assert re.fullmatch(r"barmanObjectStore|volumeSnapshot|plugin", spec.get("method", "barmanObjectStore"))
+def test_the_scheduled_backup_is_checked_against_the_crd_the_cnpg_chart_installs(planned):
+    _require_charts(planned("prod"))
+    objects, _ = load_manifests(planned("prod") / "manifests")
+    catalog = CrdCatalog.from_objects(o.obj for o in objects)
+    backup = next(o.obj for o in objects if o.obj["kind"] == "ScheduledBackup")
+    entry = catalog.lookup(backup)
+    assert entry is not None and entry.source == "CustomResourceDefinition//scheduledbackups.postgresql.cnpg.io"
 
 
 def test_a_typo_in_a_rendered_custom_resource_is_caught(planned, tmp_path):
-    import shutil
-
-    import yaml
-
     schemas = require_crd_schemas()
     shutil.copytree(planned("prod") / "manifests", tmp_path / "manifests")
     path = tmp_path / "manifests" / "llm-serving.yaml"
@@ -52,3 +51,16 @@ def test_a_typo_in_a_rendered_custom_resource_is_caught(planned, tmp_path):
     path.write_text(yaml.safe_dump_all(docs))
     report = validate_all(tmp_path / "manifests", crd_schema_dir=schemas, strict=True)
     assert any("minReplicas" in str(f) for f in report.findings), report.format()
+
+
+def test_a_typo_is_caught_by_the_chart_crd_even_without_stored_schemas(planned, tmp_path):
+    _require_charts(planned("prod"))
+    shutil.copytree(planned("prod") / "manifests", tmp_path / "manifests")
+    path = tmp_path / "manifests" / "_cluster.yaml"
+    docs = list(yaml.safe_load_all(path.read_text()))
+    queue = next(d for d in docs if d and d["kind"] == "ClusterQueue")
+    queue["spec"]["namespaceSelecter"] = queue["spec"].pop("namespaceSelector", {})
+    path.write_text(yaml.safe_dump_all(docs))
+    report = validate_all(tmp_path / "manifests", crd_schema_dir=tmp_path / "no-stored-schemas", strict=True)
+    typo = [f for f in report.findings if "namespaceSelecter" in str(f)]
+    assert typo and typo[0].rule == "additionalProperties", report.format()
