@@ -65,7 +65,8 @@ tgw_backup_sa_email = None
 if cfg.tenant_gateway.backup_bucket and isinstance(cfg.substrate, GkeSubstrate):
     # CNPG's instances run as a ServiceAccount named after the Cluster.
     tgw_backup_sa_email = budget_backup_writer(stack, cfg.substrate, cfg.tenant_gateway.backup_bucket,
-                                               namespace=naming.NS_TENANT_GATEWAY, service_account=BUDGET_DB)
+                                               namespace=naming.NS_TENANT_GATEWAY, service_account=BUDGET_DB,
+                                               cluster=substrate.root)  # its Workload Identity pool
 
 tenant_gateway = TenantGateway(
     "tenant-gateway",

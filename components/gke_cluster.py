@@ -2,8 +2,10 @@
 
 Children: a VPC and subnet (pod/service secondary ranges), a Cloud Router + NAT (private nodes
 still pull images and model weights), a least-privilege node ServiceAccount, the cluster with its
-default pool removed, and one system node pool for controllers. It exposes the kubeconfig (secret)
-and a `pulumi_kubernetes.Provider` that every substrate-agnostic component receives.
+default pool removed, one system node pool for controllers and, on private nodes, a firewall rule that
+lets the control plane reach the webhook and APIService ports (`control_plane_ports`). It exposes the
+kubeconfig (secret), the control-plane address the kubeconfig uses, and a `pulumi_kubernetes.Provider`
+that every substrate-agnostic component receives.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from enum import StrEnum
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
+from pulumi.errors import InputPropertiesError, InputPropertyErrorDetails
 
 from llmplatform import naming
 from llmplatform.config.model import (
@@ -21,6 +24,8 @@ from llmplatform.config.model import (
     DEFAULT_NODE_CIDR,
     DEFAULT_PODS_CIDR,
     DEFAULT_SERVICES_CIDR,
+    ApiEndpoint,
+    api_endpoint_violations,
 )
 
 TYPE = "llmplatform:gke_cluster:GkeCluster"
@@ -36,6 +41,18 @@ NODE_SA_ROLES = (
     "roles/artifactregistry.reader",
 )
 """The minimum GKE nodes need (Google's hardening guide), instead of the default compute SA's Editor."""
+
+ADDON_NAMESPACES: tuple[str, ...] = ("gmp-public", "gmp-system")
+"""Namespaces GKE creates for the add-ons this cluster enables, beyond kube-system; SR2 must exempt
+each (llmplatform/controls/exemptions.py; a test compares the two). Managed Service for Prometheus
+(`monitoring_config.managed_prometheus`) runs its operator, collectors and rule evaluator in
+`gmp-system` and reads its OperatorConfig from `gmp-public` on GKE Standard (`gke-gmp-system` is the
+Autopilot name); sources in exemptions.py. The other add-ons enabled here are not known to create a
+namespace of their own: the Cloud Storage FUSE CSI driver runs one `gcsfusecsi-node` Pod per node and
+its sidecar-injection webhook in the control plane (GoogleCloudPlatform/gcs-fuse-csi-driver
+docs/troubleshooting.md), the HTTP load balancing add-on's default backend runs in kube-system, and the
+GKE Gateway and Ingress controllers run in the control plane. That the FUSE node Pods are in kube-system
+was not found stated in the docs searched; `kubectl get ns` on a live cluster is the check."""
 
 
 class ClusterLocation(StrEnum):
@@ -73,6 +90,20 @@ class GkeClusterArgs:
     pods_cidr: str = DEFAULT_PODS_CIDR
     services_cidr: str = DEFAULT_SERVICES_CIDR
     master_authorized_cidrs: tuple[str, ...] = ()
+    """Networks that may reach the control plane (GKE master authorized networks). With `api_endpoint`
+    public they must be public ranges; empty leaves the public endpoint open to authenticated callers.
+    With `private` they must be private (VPC or connected) ranges; empty then admits only the node subnet."""
+    api_endpoint: ApiEndpoint = ApiEndpoint.PUBLIC
+    """Which endpoint the kubeconfig's server is. `public`: the cluster's public endpoint
+    (`cluster.endpoint`). `private`: GKE's `enable_private_endpoint` (the public endpoint is disabled)
+    and the server is `private_cluster_config.private_endpoint`, inside `master_ipv4_cidr`; requires
+    `private_nodes`. Contradictory combinations with `private_nodes` and `master_authorized_cidrs` are
+    refused (see llmplatform.config.model.api_endpoint_violations)."""
+    control_plane_ports: tuple[int, ...] = ()
+    """TCP ports on the nodes that the control plane must reach beyond 443 and 10250 (the only ones
+    GKE opens to private nodes): admission webhooks and aggregated APIServices served by charts. With
+    private nodes and at least one port: one ingress firewall rule from `master_ipv4_cidr` to the
+    nodes running as the node service account. Empty (default), or public nodes: no rule."""
     system_machine_type: str = "e2-standard-4"
     system_nodes_per_zone: int = 1
     """Nodes in each zone the system pool spans (see `location`)."""
@@ -84,11 +115,33 @@ class GkeClusterArgs:
     """True: Pulumi `protect` plus GKE deletion protection; a change that would replace the cluster fails."""
 
 
+def validate(args: GkeClusterArgs) -> list[InputPropertyErrorDetails]:
+    """Every problem with the endpoint and firewall inputs (empty: valid)."""
+    out: list[InputPropertyErrorDetails] = [
+        {"property_path": key, "reason": f"is {value!r}; {allowed}"}
+        for key, value, allowed in api_endpoint_violations(
+            api_endpoint=args.api_endpoint, private_nodes=args.private_nodes,
+            master_authorized_cidrs=args.master_authorized_cidrs)
+    ]
+    for i, port in enumerate(args.control_plane_ports):
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            out.append({"property_path": f"control_plane_ports[{i}]",
+                        "reason": f"is {port!r}; must be a TCP port number, 1-65535"})
+    return out
+
+
 class GkeCluster(pulumi.ComponentResource):
     """A GKE cluster for the platform. `kubernetes_provider` is what downstream components use."""
 
     kubeconfig: pulumi.Output[str]
     """Secret. Uses `gke-gcloud-auth-plugin`, so it carries no long-lived credential itself."""
+    api_endpoint: ApiEndpoint
+    """Which endpoint the kubeconfig uses (the input, for readers that compare it with the authorized networks)."""
+    kube_api_endpoint: pulumi.Output[str]
+    """The address the kubeconfig's server names: the public endpoint, or the private endpoint inside
+    `master_ipv4_cidr` (`api_endpoint: private`). Not secret."""
+    control_plane_firewall: gcp.compute.Firewall | None
+    """The rule opening `control_plane_ports` to the control plane; None without private nodes or ports."""
     kubernetes_provider: k8s.Provider
     cluster: gcp.container.Cluster
     """Escape hatch: the raw cluster resource."""
@@ -97,7 +150,13 @@ class GkeCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
+        problems = validate(args)
+        if problems:
+            lines = "\n".join(f"  - {p['property_path']}: {p['reason']}" for p in problems)
+            raise InputPropertiesError(f"GkeCluster {name!r} has {len(problems)} invalid input(s):\n{lines}",
+                                       problems)
         child = pulumi.ResourceOptions(parent=self)
+        private_endpoint = args.api_endpoint == ApiEndpoint.PRIVATE
 
         network = gcp.compute.Network(
             f"{name}-network",
@@ -158,10 +217,13 @@ class GkeCluster(pulumi.ComponentResource):
                 opts=child,
             )
 
+        # GKE refuses a private endpoint without authorized networks enabled ("Master authorized networks
+        # must be enabled if private endpoint is enabled", rancher/rancher#32251); enabled with no
+        # blocks, only the node subnet reaches it.
         authorized = (
             {"cidr_blocks": [{"cidr_block": c, "display_name": f"authorized-{i}"}
                              for i, c in enumerate(args.master_authorized_cidrs)]}
-            if args.master_authorized_cidrs else None
+            if args.master_authorized_cidrs or private_endpoint else None
         )
         # Dataplane V2 can only be chosen when a cluster is created: GKE cannot switch the datapath of
         # a running cluster, so the provider marks `datapathProvider` ForceNew and a change would
@@ -184,7 +246,7 @@ class GkeCluster(pulumi.ComponentResource):
             ip_allocation_policy={"cluster_secondary_range_name": "pods", "services_secondary_range_name": "services"},
             private_cluster_config={
                 "enable_private_nodes": args.private_nodes,
-                "enable_private_endpoint": False,
+                "enable_private_endpoint": private_endpoint,
                 "master_ipv4_cidr_block": args.master_ipv4_cidr if args.private_nodes else None,
             },
             master_authorized_networks_config=authorized,
@@ -230,8 +292,34 @@ class GkeCluster(pulumi.ComponentResource):
             opts=child,
         )
 
+        if args.private_nodes and args.control_plane_ports:
+            ports = sorted(set(args.control_plane_ports))
+            # GKE's own rule lets the control plane reach private nodes on 443 and 10250 only; a webhook
+            # or APIService on any other port times out and blocks every API call it intercepts.
+            self.control_plane_firewall = gcp.compute.Firewall(
+                f"{name}-control-plane-firewall",
+                name=naming.gcp_firewall(args.stack, "control-plane-webhooks"),
+                project=args.project,
+                network=network.id,
+                direction="INGRESS",
+                source_ranges=[args.master_ipv4_cidr],
+                allows=[{"protocol": "tcp", "ports": [str(p) for p in ports]}],
+                # Every node pool runs as this account (the GPU pool too, see substrates/gke.py).
+                target_service_accounts=[node_sa.email],
+                description=(f"llm-platform {args.stack}: GKE control plane ({args.master_ipv4_cidr}) to admission "
+                             f"webhooks and APIServices on the nodes, tcp {','.join(map(str, ports))}"),
+                opts=child,
+            )
+        else:
+            self.control_plane_firewall = None
+
+        self.api_endpoint = args.api_endpoint
+        self.kube_api_endpoint = (
+            self.cluster.private_cluster_config.apply(lambda c: c.private_endpoint if c else None)
+            if private_endpoint else self.cluster.endpoint
+        )
         self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(self.cluster.name, self.cluster.endpoint, self.cluster.master_auth).apply(
+            pulumi.Output.all(self.cluster.name, self.kube_api_endpoint, self.cluster.master_auth).apply(
                 lambda parts: render_kubeconfig(parts[0], parts[1], parts[2]["cluster_ca_certificate"])
             )
         )
@@ -248,6 +336,8 @@ class GkeCluster(pulumi.ComponentResource):
             {
                 "clusterName": self.cluster.name,
                 "endpoint": self.cluster.endpoint,
+                "apiEndpoint": args.api_endpoint.value,
+                "kubeApiEndpoint": self.kube_api_endpoint,
                 "kubeconfig": self.kubeconfig,
                 "nodeServiceAccount": node_sa.email,
             }

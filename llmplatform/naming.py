@@ -12,6 +12,7 @@ import re
 GKE_CLUSTER_MAX = 40
 GKE_NODE_POOL_MAX = 40
 GCP_NETWORK_MAX = 63
+GCP_FIREWALL_MAX = 63
 GCP_SERVICE_ACCOUNT_ID = (6, 30)
 K8S_DNS_LABEL_MAX = 63
 HELM_RELEASE_MAX = 53
@@ -41,6 +42,11 @@ def gke_node_pool(stack: str, role: str) -> str:
 
 def gcp_network(stack: str, role: str) -> str:
     return _check(f"llmp-{stack}-{role}", GCP_NETWORK_MAX, "GCP network")
+
+
+def gcp_firewall(stack: str, role: str) -> str:
+    """A VPC firewall rule (RFC 1035 name, at most 63 characters)."""
+    return _check(f"llmp-{stack}-{role}", GCP_FIREWALL_MAX, "GCP firewall rule")
 
 
 def gcp_service_account_id(stack: str, role: str) -> str:

@@ -32,8 +32,14 @@ def gke_capabilities(pool: GpuPoolConfig) -> SubstrateCapabilities:
     )
 
 
-def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolConfig) -> Substrate:
-    """Create the cluster and its GPU pool; return the provider and capabilities for the rest."""
+def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolConfig, *,
+              control_plane_ports: tuple[int, ...] = ()) -> Substrate:
+    """Create the cluster and its GPU pool; return the provider and capabilities for the rest.
+
+    `control_plane_ports`: TCP ports the control plane must reach on the nodes (the charts' admission
+    webhooks and APIServices); with private nodes they get one firewall rule. Empty: no rule.
+    Exports the stack output `kubeApiEndpoint`, the control-plane address the kubeconfig uses.
+    """
     cluster = GkeCluster(
         name,
         GkeClusterArgs(
@@ -48,6 +54,8 @@ def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolConfig) -> 
             pods_cidr=cfg.pods_cidr,
             services_cidr=cfg.services_cidr,
             master_authorized_cidrs=cfg.master_authorized_cidrs,
+            api_endpoint=cfg.api_endpoint,  # one enum, shared by the config and the component
+            control_plane_ports=control_plane_ports,
             system_machine_type=cfg.system_machine_type,
             system_nodes_per_zone=cfg.system_nodes_per_zone,
             location=ClusterLocation(cfg.location.value),
@@ -79,6 +87,8 @@ def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolConfig) -> 
         ),
         opts=pulumi.ResourceOptions(parent=cluster),
     )
+    # For proofs that compare the authorized networks (the cluster's inputs) with the endpoint in use.
+    pulumi.export("kubeApiEndpoint", cluster.kube_api_endpoint)
     return Substrate(
         provider=cluster.kubernetes_provider,
         capabilities=gke_capabilities(pool),
@@ -88,12 +98,18 @@ def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolConfig) -> 
 
 
 def budget_backup_writer(stack: str, cfg: GkeSubstrate, bucket: str, *, namespace: str,
-                         service_account: str) -> pulumi.Output[str]:
+                         service_account: str, cluster: GkeCluster) -> pulumi.Output[str]:
     """A GCP service account that may write the budget database's backups to `bucket` (gs://name[/path]).
 
     CNPG's instances run as the Kubernetes ServiceAccount `namespace/service_account` (CNPG names it
     after the Cluster); Workload Identity lets it act as this account, which holds objectAdmin on the
     bucket only. Returns the account's email for the Cluster's backup configuration.
+
+    `cluster`: the stack's GkeCluster. The Workload Identity binding waits for its cluster resource,
+    whose `workload_identity_config` creates the project's pool `<project>.svc.id.goog`: on a project
+    without an earlier Workload Identity cluster, binding a member of a pool that does not exist yet
+    fails ("Identity Pool does not exist"; Google: the pool "isn't provisioned until cluster creation",
+    https://cloud.google.com/anthos/clusters/docs/multi-cloud/azure/how-to/managed-service-prometheus).
     """
     account = gcp.serviceaccount.Account(
         "tenant-gateway-backup-sa",
@@ -106,6 +122,7 @@ def budget_backup_writer(stack: str, cfg: GkeSubstrate, bucket: str, *, namespac
         service_account_id=account.id,
         role="roles/iam.workloadIdentityUser",
         member=f"serviceAccount:{cfg.project}.svc.id.goog[{namespace}/{service_account}]",
+        opts=pulumi.ResourceOptions(depends_on=[cluster.cluster]),
     )
     gcp.storage.BucketIAMMember(
         "tenant-gateway-backup-bucket",

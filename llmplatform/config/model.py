@@ -8,6 +8,7 @@ kept in step by hand (a test compares its key list with these models).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -107,6 +108,84 @@ DEFAULT_SERVICES_CIDR = "10.24.0.0/20"
 GkeCluster component both default to these, so a component used outside this program agrees."""
 
 
+class ApiEndpoint(StrEnum):
+    """Which control-plane endpoint the kubeconfig's server is, so where Pulumi, kubectl and every
+    runner must connect from. Shared by the config (`substrate.api_endpoint`) and GkeCluster.
+
+    `public`: GKE's public endpoint, an internet address. Only public networks can reach it, so
+    `master_authorized_cidrs` must then be public ranges (empty: any authenticated caller).
+    `private`: the public endpoint is disabled; the kubeconfig's server is the control plane's private
+    endpoint inside `master_ipv4_cidr`, reachable only from the cluster's VPC and networks connected
+    to it (Cloud VPN, Interconnect, peering with routes to `master_ipv4_cidr`), and from the cluster's
+    region only (GKE's control-plane global access is not turned on), so runners must run there.
+    Requires `private_nodes`; `master_authorized_cidrs` must then be private (VPC or connected) ranges."""
+
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+NON_PUBLIC_RANGES: dict[str, str] = {
+    "10.0.0.0/8": "RFC 1918 private",
+    "172.16.0.0/12": "RFC 1918 private",
+    "192.168.0.0/16": "RFC 1918 private",
+    "100.64.0.0/10": "RFC 6598 shared (CGNAT)",
+    "169.254.0.0/16": "RFC 3927 link-local",
+    "127.0.0.0/8": "loopback",
+    "fc00::/7": "RFC 4193 unique local",
+    "fe80::/10": "IPv6 link-local",
+}
+"""Ranges no caller on the internet has as its source address: a network wholly inside one of them can
+never reach a public endpoint. A wider network that only overlaps one (`0.0.0.0/0`) holds public
+addresses, so it counts as public."""
+
+
+def non_public_range(cidr: str) -> str | None:
+    """What kind of non-public range `cidr` lies wholly inside (`RFC 1918 private`), or None if it holds
+    public addresses. `cidr` must parse (see `api_endpoint_violations`)."""
+    net = ipaddress.ip_network(cidr, strict=True)
+    for block, kind in NON_PUBLIC_RANGES.items():
+        outer = ipaddress.ip_network(block)
+        if net.version == outer.version and net.subnet_of(outer):  # type: ignore[arg-type]
+            return kind
+    return None
+
+
+def api_endpoint_violations(*, api_endpoint: ApiEndpoint, private_nodes: bool,
+                            master_authorized_cidrs: tuple[str, ...]) -> list[tuple[str, Any, str]]:
+    """(key, value, what is allowed and the fix) for each contradiction between the endpoint kind, private
+    nodes and the authorized networks (a private range on a public endpoint, a public range on a private
+    one, a private endpoint without private nodes, a malformed range); keys are relative to the
+    substrate. Empty: consistent.
+    Used by the config schema and by GkeCluster, so both refuse the same combinations."""
+    out: list[tuple[str, Any, str]] = []
+    if api_endpoint == ApiEndpoint.PRIVATE and not private_nodes:
+        out.append(("api_endpoint", api_endpoint.value,
+                    "a private endpoint requires private_nodes: true (GKE has one only on a cluster with "
+                    "private nodes); set private_nodes: true, or api_endpoint: public"))
+    for i, cidr in enumerate(master_authorized_cidrs):
+        try:
+            kind = non_public_range(cidr)
+        except ValueError:
+            out.append((f"master_authorized_cidrs[{i}]", cidr,
+                        "must be a CIDR block like 203.0.113.0/24 (address/prefix length, host bits zero)"))
+            continue
+        if kind and api_endpoint == ApiEndpoint.PUBLIC:
+            out.append((f"master_authorized_cidrs[{i}]", cidr,
+                        f"must be a public range while api_endpoint is public: it lies in {kind} address "
+                        "space, from which no caller reaches the public endpoint; set api_endpoint: private "
+                        "(runners inside the VPC or connected to it), or list the runners' public egress "
+                        "ranges"))
+        if not kind and api_endpoint == ApiEndpoint.PRIVATE:
+            # GKE itself refuses it: "network ... is not a reserved network, which is required for private
+            # endpoints" (GoogleCloudPlatform/gke-network-policy-demo#37).
+            out.append((f"master_authorized_cidrs[{i}]", cidr,
+                        "must be a private range (RFC 1918 or another reserved range) while api_endpoint is "
+                        "private: the private endpoint is reached only from the VPC and networks connected to "
+                        "it, and GKE refuses public ranges there; list those networks' ranges, or set "
+                        "api_endpoint: public"))
+    return out
+
+
 class GkeSubstrate(Frozen):
     """A GKE Standard cluster with Dataplane V2; see components/gke_cluster.py."""
 
@@ -122,9 +201,17 @@ class GkeSubstrate(Frozen):
     node_cidr: str = DEFAULT_NODE_CIDR
     pods_cidr: str = DEFAULT_PODS_CIDR
     services_cidr: str = DEFAULT_SERVICES_CIDR
+    api_endpoint: ApiEndpoint = ApiEndpoint.PUBLIC
+    """Which control-plane endpoint the kubeconfig (Pulumi, kubectl, runners) uses; see ApiEndpoint.
+    `public` (default): reachable from anywhere, so dev needs no VPN, bastion or runner in the VPC.
+    `private`: only from the VPC or networks connected to it, in the cluster's region; requires
+    `private_nodes`."""
     master_authorized_cidrs: tuple[str, ...] = ()
-    """Networks that may reach the control plane; empty keeps the public endpoint open to any
-    authenticated caller (fine for CI-driven stacks, narrow it for prod)."""
+    """Networks that may reach the control plane. With `api_endpoint: public` they must be public ranges
+    (an RFC 1918, CGNAT, link-local or loopback range is refused: it never reaches a public address);
+    empty keeps the public endpoint open to any authenticated caller (fine for CI-driven dev stacks,
+    narrow it for prod). With `private` they must be private ranges of the VPC or networks connected to
+    it (GKE refuses public ones there); empty then admits only the node subnet."""
     location: ClusterLocation = ClusterLocation.REGIONAL
     """`regional`: the control plane and the system pool span every zone in `zones`. `zonal`: the
     control plane and the system pool are in `zones[0]` only, and the GPU pool still spans `zones`.
@@ -150,6 +237,14 @@ class GkeSubstrate(Frozen):
         if bad:
             raise ValueError(f"zones must be in region {region!r}: {', '.join(bad)} are not")
         return zones
+
+    @model_validator(mode="after")
+    def _endpoint_consistent(self) -> GkeSubstrate:
+        """The endpoint kind, private nodes and authorized networks must not contradict each other."""
+        raise_problems([Problem(key, value, allowed) for key, value, allowed in api_endpoint_violations(
+            api_endpoint=self.api_endpoint, private_nodes=self.private_nodes,
+            master_authorized_cidrs=self.master_authorized_cidrs)])
+        return self
 
 
 class VastSubstrate(Frozen):

@@ -7,6 +7,7 @@ needs parent, provider, protect and the other options, so the monitor itself is 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,16 @@ def mock_secret_value(kind: str, name: str) -> str:
     Recomputable from names in plan.json, so the leak scan can look for every one under build/.
     """
     return MOCK_SECRET_PREFIX + hashlib.sha256(f"{kind}:{name}".encode()).hexdigest()[:32]
+
+
+MOCK_PUBLIC_ENDPOINT = "203.0.113.10"
+"""A GKE cluster's public endpoint under the mocks (RFC 5737 documentation address)."""
+
+
+def mock_private_endpoint(master_ipv4_cidr: str) -> str:
+    """A GKE cluster's private endpoint under the mocks: the third address of its control-plane /28
+    (172.16.0.34 for the default 172.16.0.32/28)."""
+    return str(ipaddress.ip_network(master_ipv4_cidr)[2])
 
 
 class UnansweredInvoke(RuntimeError):
@@ -81,10 +92,17 @@ class PlanMocks(pulumi_mocks.Mocks):
         typ = args.typ
         if typ == "gcp:container/cluster:Cluster":
             state.update(
-                endpoint="203.0.113.10",
+                endpoint=MOCK_PUBLIC_ENDPOINT,
                 masterAuth={"clusterCaCertificate": "TU9DSy1DQQ==", "clientCertificate": "", "clientKey": ""},
                 selfLink=f"projects/{state.get('project')}/locations/{state.get('location')}/clusters/{state.get('name')}",
             )
+            private = dict(state.get("privateClusterConfig") or {})
+            if private.get("enablePrivateNodes") and private.get("masterIpv4CidrBlock"):
+                # GKE gives the control plane an address inside its /28 (and still a public one, which
+                # `enablePrivateEndpoint` only stops serving); GkeCluster's kubeconfig reads the private one.
+                private.update(privateEndpoint=mock_private_endpoint(private["masterIpv4CidrBlock"]),
+                               publicEndpoint=MOCK_PUBLIC_ENDPOINT)
+                state["privateClusterConfig"] = private
         elif typ == "gcp:serviceaccount/account:Account":
             state["email"] = f"{state.get('accountId')}@{state.get('project')}.iam.gserviceaccount.com"
         elif typ in ("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString"):
