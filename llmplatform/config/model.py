@@ -540,7 +540,7 @@ def load_platform_config(raw: dict[str, Any], source: str = "stack config") -> P
     try:
         cfg = PlatformConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(problems_from_validation_error(exc), source) from None
+        raise ConfigError(problems_from_validation_error(exc, model=PlatformConfig), source) from None
     problems = cross_field_problems(cfg)
     if problems:
         raise ConfigError(problems, source)

@@ -23,7 +23,10 @@ def raw_project_config(project: str) -> dict[str, Any]:
         if namespace != project or key in SECRET_KEYS:
             continue
         if isinstance(value, str) and value[:1] in ("{", "["):
-            value = json.loads(value)
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                pass  # a plain string that starts with a bracket: validation says what the key needs
         raw[key] = value
     return raw
 

@@ -18,6 +18,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from llmplatform.config.errors import ConfigError
 from llmplatform.config.pulumi_source import SECRET_KEYS
+from llmplatform.config.stack_file import read_stack_config, stacks_in
 from llmplatform.plan.gcpause import full_collections_paused
 from llmplatform.plan.mocks import PlanMocks, RecordingMonitor, Registration, UnansweredInvoke, mock_secret_value
 
@@ -41,20 +42,22 @@ def project_name(project_dir: Path) -> str:
 
 
 def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
-    """`Pulumi.<stack>.yaml` as the CLI would hand it to the program: structured values as JSON."""
+    """`Pulumi.<stack>.yaml` as the CLI would hand it to the program: structured values as JSON.
+
+    Raises ConfigError (StackFileError, with line and column) for a file that is not a readable stack file.
+    """
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
-        stacks = sorted(p.name.split(".")[1] for p in project_dir.glob("Pulumi.*.yaml"))
-        raise PlanError(f"no stack config {path.name}; stacks here: {', '.join(stacks)}")
-    doc = yaml.safe_load(path.read_text()) or {}
+        raise PlanError(f"no stack config {path.name}; stacks here: {', '.join(stacks_in(project_dir))}")
     import json
 
     out: dict[str, str] = {}
-    for key, value in (doc.get("config") or {}).items():
+    for key, value in read_stack_config(path).items():
         if isinstance(value, dict) and "secure" in value:
             raise PlanError(f"{path.name}: {key} is an encrypted secret; the offline plan substitutes mock "
                             "secrets for the keys it knows and cannot decrypt others")
-        out[key] = value if isinstance(value, str) else json.dumps(value)
+        # default=str: YAML-only values (`!!binary`, `!!set`) reach validation as text, which refuses them.
+        out[key] = value if isinstance(value, str) else json.dumps(value, default=str)
     return out
 
 
