@@ -1,4 +1,5 @@
-"""`llmp`: the offline plan (and, later, proofs) of the llm-platform Pulumi program."""
+"""`llmp`: the offline plan, the proofs (SR1-SR3, manifest validity) and the multi-GPU validation of the
+llm-platform Pulumi program. Start with `llmp plan dev`, then `llmp verify dev`."""
 
 from __future__ import annotations
 
@@ -12,13 +13,37 @@ from llmplatform.config.errors import ConfigError
 from llmplatform.cost.assumptions import DEFAULT_BUSY_HOURS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-console = Console()
-err_console = Console(stderr=True)
+LOG_WIDTH = 1000
+"""Columns rich lays tables out in when output goes to a file, pipe or CI log: wide enough that no
+cell or line wraps (a log viewer scrolls; a wrapped type name or price cannot be searched)."""
+
+
+def _console(*, stderr: bool = False) -> Console:
+    """A terminal gets rich's layout at its own width; anything else gets whole lines."""
+    terminal = Console(stderr=stderr)
+    return terminal if terminal.is_terminal else Console(stderr=stderr, width=LOG_WIDTH, soft_wrap=True)
+
+
+console = _console()
+err_console = _console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"llmp {version('llm-platform')}", highlight=False)
+        raise typer.Exit()
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    _: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
     """Offline plan and proofs for the llm-platform Pulumi program."""
+    global console, err_console
+    # Per invocation, not at import: the same process may print to a terminal, then to a test's capture.
+    console, err_console = _console(), _console(stderr=True)
 
 
 def find_project_dir(start: Path) -> Path:
@@ -64,28 +89,34 @@ def plan(
         console.print(resource_tree(run))
         console.print(summary_table(run))
     from llmplatform.cost.assumptions import Assumptions
-    from llmplatform.cost.render import print_estimate, write_cost_json
+    from llmplatform.cost.render import print_estimate, totals_text, write_cost_json
     from llmplatform.cost.stack import stack_estimate
 
     cost = stack_estimate(root, stack, Assumptions(busy_hours=hours_busy))
     write_cost_json(cost, out_dir / "cost.json")
-    print_estimate(cost, console, quiet=quiet)
+    if not quiet:
+        print_estimate(cost, console, quiet=False)
     from llmplatform.policy_runner import POLICY_EXIT_CODE, has_mandatory, run_policies, write_policy_json
+    from llmplatform.policy_runner.findings import print_findings, summary
 
     findings = run_policies(paths["plan"], stack, project_dir=root)
     write_policy_json(findings, out_dir / "policy.json", stack=stack, runner="in-process")
-    for f in findings:
-        colour = {"mandatory": "red", "advisory": "yellow"}.get(f.enforcement, "dim")
-        console.print(f"[{colour}]policy {f.enforcement}[/] {f.policy}: {f.message}", highlight=False)
+    print_findings(findings, console, err_console, quiet=quiet)
     n_manifests = sum(1 for _ in paths["manifests"].glob("*.yaml"))
+    counts = ", ".join(f"{n} {kind}" for kind, n in summary(findings).items())
     console.print(
         f"[green]planned[/] {len(run.registrations)} resources for stack [bold]{stack}[/]: "
         f"{paths['plan'].relative_to(root) if paths['plan'].is_relative_to(root) else paths['plan']}, "
-        f"{n_manifests} manifest file(s) in {paths['manifests']}, policy.json ({len(findings)} finding(s)), cost.json"
+        f"{n_manifests} manifest file(s) in {paths['manifests']}, policy.json ({counts}), "
+        f"cost.json ({totals_text(cost)})", highlight=False,
     )
     if has_mandatory(findings):
         err_console.print("[red]mandatory policy violations[/]: see policy.json")
         raise typer.Exit(POLICY_EXIT_CODE)
+    if not quiet:
+        where = (f" -C {root}" if root != Path.cwd().resolve() else "") + (f" --build-dir {out_dir}" if out else "")
+        console.print(f"next: [bold]llmp verify {stack}{where}[/] proves SR1-SR3 and manifest validity on this plan "
+                      "(docs/verify.md)", highlight=False)
 
 
 @app.command()
@@ -99,11 +130,23 @@ def verify(
 
     Writes build/<stack>/verify.json and report.md (with the connectivity matrix picture).
     """
+    from llmplatform.config.stack_file import stacks_in
     from llmplatform.verify.report import print_report, write_report
     from llmplatform.verify.run import verify_stack
 
     root = find_project_dir(project_dir.resolve())
     out_dir = build_dir or root / "build" / stack
+    if not (out_dir / "plan.json").exists() and not (root / f"Pulumi.{stack}.yaml").exists():
+        # Suggesting `llmp plan <stack>` here would send the user to a second error.
+        err_console.print(f"[red]error:[/] no stack config Pulumi.{stack}.yaml in {root}; stacks here: "
+                          f"{', '.join(stacks_in(root)) or 'none'}", highlight=False)
+        raise typer.Exit(3)
+    if checkov:
+        from llmplatform.validate.checkov_scan import CHECKOV_VERSION, checkov_installed, default_venv
+
+        if not checkov_installed():
+            err_console.print(f"installing checkov {CHECKOV_VERSION} into {default_venv()} (first run only, about a "
+                              "minute; --no-checkov skips it)...", highlight=False)
     try:
         report = verify_stack(root, stack, build_dir=out_dir, checkov=checkov)
     except FileNotFoundError as exc:

@@ -44,6 +44,12 @@ def cost_notes(est: Estimate) -> list[str]:
     return notes
 
 
+def totals_text(est: Estimate) -> str:
+    """The totals for `llmp plan`'s one summary line: `idle $27.43/mo, busy $95.57/mo`, plus unpriced items."""
+    missing = f", [red]{len(est.missing)} unpriced item(s)[/]" if est.missing else ""
+    return f"idle {_usd(est.idle_total)}/mo, busy {_usd(est.busy_total)}/mo{missing}"
+
+
 def summary_line(est: Estimate) -> str:
     unconfirmed = f"; {len(est.unconfirmed)} unconfirmed price(s)" if est.unconfirmed else ""
     missing = f"; [red]{len(est.missing)} unpriced item(s)[/]" if est.missing else ""

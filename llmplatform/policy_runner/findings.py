@@ -56,3 +56,28 @@ def write_policy_json(findings: Iterable[Finding], path: Path, **context: str) -
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(policy_document(findings, **context), indent=2, sort_keys=True) + "\n")
     return path
+
+
+def print_findings(findings: Iterable[Finding], console, err_console, *, quiet: bool = False) -> None:
+    """The findings for a person reading `llmp plan`: every mandatory violation in full on `err_console`;
+    unless `quiet`, one line per advisory policy and one line naming the policies that do not apply to
+    this stack (their reasons are in policy.json). `console`s are rich Consoles."""
+    from rich.markup import escape
+
+    ordered = sort_findings(findings)
+    for f in (f for f in ordered if f.enforcement == MANDATORY):
+        where = "" if f.resource == STACK else f" ({escape(f.resource.rsplit('::', 1)[-1])})"
+        err_console.print(f"[red]policy mandatory[/] {f.policy}{where}: {escape(f.message)}", highlight=False)
+    if quiet:
+        return
+    advisory: dict[str, list[Finding]] = {}
+    for f in ordered:
+        if f.enforcement == ADVISORY:
+            advisory.setdefault(f.policy, []).append(f)
+    for policy, group in advisory.items():
+        more = f" (and {len(group) - 1} more like it)" if len(group) > 1 else ""
+        console.print(f"[yellow]policy advisory[/] {policy}: {escape(group[0].message)}{more}", highlight=False)
+    idle = sorted({f.policy for f in ordered if f.enforcement == NOT_APPLICABLE})
+    if idle:
+        console.print(f"[dim]policy not applicable on this stack ({len(idle)}):[/] {', '.join(idle)} "
+                      "[dim](reasons in policy.json)[/]", highlight=False)

@@ -3,7 +3,9 @@
 Rows are traffic sources (one representative pod per namespace and platform role, a fresh tenant
 namespace, and addresses outside the cluster); columns are the platform's services by role. Cells
 come from network-config-analyzer's connectivity map over the rendered policies, not from our reading
-of them.
+of them. Each platform service gets two probe pods, because the analyzer reports no connection from a
+pod to itself: a role's path to its own kind (Postgres replication, say) is read from one twin to the
+other. A service the plan does not deploy (Redis on dev) is its own cell kind, not "denied".
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ class Matrix:
     sources: list[str]
     destinations: list[str]
     cells: dict[tuple[str, str], str]
-    """(source, destination) -> allowed connection text; absent = denied."""
+    """(source, destination) -> allowed connection text; absent = denied (or not deployed)."""
+    not_deployed: frozenset[str] = frozenset()
+    """Destinations with no pod in the plan: their column says nothing about the policies."""
 
 
 def _representatives(objects: list[dict[str, Any]], namespaces: list[str]) -> list[dict[str, Any]]:
@@ -59,11 +63,14 @@ def _representatives(objects: list[dict[str, Any]], namespaces: list[str]) -> li
     for i, ((ns, name), lbls) in enumerate(sorted(reps.items())):
         if ns not in namespaces:
             continue
-        pods.append({"apiVersion": "v1", "kind": "Pod",
-                     "metadata": {"name": re.sub(r"[^a-z0-9-]", "-", f"{name}")[:50] + f"-{i}", "namespace": ns,
-                                  "labels": lbls},
-                     "spec": {"containers": [{"name": "c", "image": "probe"}]},
-                     "status": {"podIP": f"10.200.{i // 256}.{i % 256}", "phase": "Running"}})
+        twins = ("a", "b") if lbls.get(labels.ROLE) in dict(DESTINATIONS) else ("a",)
+        for twin in twins:
+            n = len(pods)
+            pods.append({"apiVersion": "v1", "kind": "Pod",
+                         "metadata": {"name": re.sub(r"[^a-z0-9-]", "-", f"{name}")[:50] + f"-{i}{twin}",
+                                      "namespace": ns, "labels": lbls},
+                         "spec": {"containers": [{"name": "c", "image": "probe"}]},
+                         "status": {"podIP": f"10.200.{n // 256}.{n % 256}", "phase": "Running"}})
     return pods
 
 
@@ -97,7 +104,9 @@ def connectivity_matrix(objects: list[dict[str, Any]]) -> Matrix:
         src = match["src"].removesuffix("[Pod]")
         src = EXTERNAL if src[0].isdigit() else src.rsplit("-", 1)[0]
         cells[(src, dict(DESTINATIONS)[role])] = _short(match["conn"])
-    return Matrix(sources=sources, destinations=[d for _, d in DESTINATIONS], cells=cells)
+    deployed = set(role_of.values())
+    return Matrix(sources=sources, destinations=[d for _, d in DESTINATIONS], cells=cells,
+                  not_deployed=frozenset(label for role, label in DESTINATIONS if role not in deployed))
 
 
 def _short(conn: str) -> str:
@@ -107,33 +116,56 @@ def _short(conn: str) -> str:
     return ",".join(ports) if ports else conn.strip()[:12]
 
 
-def render_png(matrix: Matrix, path: Path, title: str) -> Path:
-    """A grid: green cells (with ports) are allowed connections, grey cells are denied."""
+ALLOWED, ALL_PORTS, DENIED, NOT_DEPLOYED = "#4caf50", "#e53935", "#e0e0e0", "white"
+
+
+def matrix_figure(matrix: Matrix, title: str):
+    """The matrix as a matplotlib Figure, with a legend: green cells (with ports) are allowed
+    connections, red ones allow every port, grey ones are denied, hatched columns are not deployed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch, Rectangle
 
     rows, cols = matrix.sources, matrix.destinations
-    fig, ax = plt.subplots(figsize=(1.6 * len(cols) + 3.5, 0.42 * len(rows) + 1.6), dpi=110)
+    fig, ax = plt.subplots(figsize=(1.6 * len(cols) + 5.5, 0.42 * len(rows) + 1.6), dpi=110)
     for i, src in enumerate(rows):
         for j, dst in enumerate(cols):
             allowed = matrix.cells.get((src, dst))
-            color = "#4caf50" if allowed else "#e0e0e0"
+            if dst in matrix.not_deployed:
+                ax.add_patch(Rectangle((j, i), 1, 1, facecolor=NOT_DEPLOYED, edgecolor="#bdbdbd", hatch="//"))
+                continue
+            color = ALLOWED if allowed else DENIED
             if allowed == "all":
-                color = "#e53935"  # unrestricted access to a platform service is worth a red flag
-            ax.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=color, edgecolor="white"))
+                color = ALL_PORTS  # unrestricted access to a platform service is worth a red flag
+            ax.add_patch(Rectangle((j, i), 1, 1, facecolor=color, edgecolor="white"))
             if allowed:
                 ax.text(j + 0.5, i + 0.5, allowed, ha="center", va="center", fontsize=7)
     ax.set_xlim(0, len(cols))
     ax.set_ylim(len(rows), 0)
-    ax.set_xticks([j + 0.5 for j in range(len(cols))], cols, rotation=30, ha="right", fontsize=8)
+    ax.set_xticks([j + 0.5 for j in range(len(cols))],
+                  [c + ("\n(not deployed)" if c in matrix.not_deployed else "") for c in cols],
+                  rotation=30, ha="right", fontsize=8)
     ax.set_yticks([i + 0.5 for i in range(len(rows))], rows, fontsize=7)
     ax.set_title(title, fontsize=10)
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
+    ax.legend(handles=[Patch(facecolor=ALLOWED, label="allowed (ports)"),
+                       Patch(facecolor=ALL_PORTS, label="allowed, every port"),
+                       Patch(facecolor=DENIED, label="denied"),
+                       Patch(facecolor=NOT_DEPLOYED, edgecolor="#bdbdbd", hatch="//", label="not deployed")],
+              loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     fig.tight_layout()
+    return fig
+
+
+def render_png(matrix: Matrix, path: Path, title: str) -> Path:
+    """Write `matrix_figure` as a PNG at `path`."""
+    import matplotlib.pyplot as plt
+
+    fig = matrix_figure(matrix, title)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)

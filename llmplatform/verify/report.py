@@ -11,14 +11,26 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from llmplatform.verify.run import DORMANT, FAIL, PASS, VerifyReport
+from llmplatform.verify.run import DORMANT, FAIL, PASS, Proof, VerifyReport
 
 _MARK = {PASS: "[green]PASS[/]", FAIL: "[red]FAIL[/]", DORMANT: "[yellow]DORMANT[/]"}
-_MD_MARK = {PASS: "PASS", FAIL: "**FAIL**", DORMANT: "dormant"}
+_MD_MARK = {PASS: "PASS", FAIL: "**FAIL**", DORMANT: "dormant (not enforced)"}
 MAX_PROBLEMS_SHOWN = 20
 """Problems printed per proof in the terminal; verify.json and report.md hold all of them."""
 MAX_DETAIL_LINES = 12
 """Lines of evidence kept under each problem in report.md (verify.json keeps the whole text)."""
+
+
+def presented(proof: Proof, profile: str) -> tuple[str, str]:
+    """(title, status) as a reader should see them: what was proved on this profile.
+
+    SR3's checks pass on dev because dev is meant to fail open; "SR3 budgets fail closed: PASS" would
+    claim the opposite, so off prod the row says that budgets fail open by design and is dormant. A
+    failure stays a failure, and prod keeps its fail-closed title and status.
+    """
+    if proof.name == "sr3" and profile != "prod":
+        return f"SR3 budgets: {profile} fails open (documented)", DORMANT if proof.status == PASS else proof.status
+    return proof.title, proof.status
 
 
 def grouped_skips(skipped: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -42,7 +54,8 @@ def print_report(report: VerifyReport, console: Console) -> None:
     table.add_column("evidence")
     table.add_column("s", justify="right")
     for proof in report.proofs:
-        table.add_row(escape(proof.title), _MARK[proof.status], escape(proof.summary), f"{proof.seconds:.1f}")
+        title, status = presented(proof, report.profile)
+        table.add_row(escape(title), _MARK[status], escape(proof.summary), f"{proof.seconds:.1f}")
     console.print(table)
     skips = [row for proof in report.proofs for row in grouped_skips(proof.data.get("checkov", {}).get("skipped", []))]
     if skips:
@@ -98,14 +111,17 @@ def write_report(report: VerifyReport, out_dir: Path) -> tuple[Path, Path]:
         "|---|---|---|",
     ]
     for proof in report.proofs:
-        lines.append(f"| {proof.title} | {_MD_MARK[proof.status]} | {_cell(proof.summary)} |")
+        title, status = presented(proof, report.profile)
+        lines.append(f"| {title} | {_MD_MARK[status]} | {_cell(proof.summary)} |")
     for proof in report.proofs:
-        lines += ["", f"## {proof.title}", "", proof.summary, ""]
+        lines += ["", f"## {presented(proof, report.profile)[0]}", "", proof.summary, ""]
         if proof.name == "sr1":
             lines += [f"![connectivity matrix]({proof.data.get('matrix', 'connectivity.png')})", "",
                       "Rows are traffic sources (a representative pod per namespace and role, a fresh tenant "
-                      "namespace, the outside world); columns are platform services. Green: allowed, with ports; "
-                      "red: every port open; grey: denied. Computed by network-config-analyzer.", ""]
+                      "namespace, the outside world); columns are platform services, each probed with two pods so "
+                      "that a role's path to its own kind is shown. Green: allowed, with ports; red: every port "
+                      "open; grey: denied; hatched: not deployed by this plan. Computed by network-config-analyzer.",
+                      ""]
             for query in proof.data.get("queries", []):
                 lines.append(f"- {'holds' if query['passed'] else '**fails**'}: {query['kind']} "
                              f"`{query['name']}`: {query['description']}")
