@@ -185,6 +185,76 @@ BENCHMARKS: tuple[Benchmark, ...] = (
 )
 
 
+def _pr_check(doc: Result) -> list[str]:
+    rows = doc.get("rows", [])
+    out = table(["stack", "resources", "`llmp plan` (s)", "`llmp verify` (s)", "total (s)"],
+                [[r["stack"], r["resources"], r["plan_s"], r["verify_s"], r["total_s"]
+                  if not (r["plan_exit"] or r["verify_exit"]) else f"{_fmt(r['total_s'])} (exit {r['plan_exit']}/"
+                  f"{r['verify_exit']})"] for r in rows])
+    if rows:
+        out += ["", f"`.github/workflows/pr-check.yml` runs each stack as its own job, side by side, so a check waits "
+                f"about {_fmt(max(r['total_s'] for r in rows))} s for plan + verify ({_fmt(sum(r['total_s'] for r in rows))} s "
+                f"one after the other on one {doc.get('machine', {}).get('cpus', '?')}-CPU machine), most of it "
+                "`llmp verify`; installing the environments (checkov's first install takes about a minute) is not "
+                "counted."]
+    return out
+
+
+def _hop_glance(doc: Result) -> list[str]:
+    rows = doc.get("rows", [])
+    out = table(["requests in flight", "added p50 (ms)", "added p95 (ms)"],
+                [[r["concurrency"], r["added_p50_ms"], r["added_p95_ms"]] for r in rows])
+    return out + ["", "Added = through LiteLLM minus straight to the (fake, local) model backend: the gateway's own "
+                  "cost, not a model's latency."]
+
+
+def _growth_glance(doc: Result) -> list[str]:
+    rows = doc.get("rows", [])
+    by_tier = {series: {r["tenants"]: r for r in rows if r["series"] == series and r["models"] == 1}
+               for series in ("grid", "untrusted")}
+    tenants = sorted(set(by_tier["grid"]) | set(by_tier["untrusted"]))
+    out = table(["tenants", "multi-team: resources", "multi-team: plan (s)", "untrusted: resources",
+                 "untrusted: plan (s)", "untrusted: peak RSS (MiB)"],
+                [[t, *(by_tier["grid"][t][k] if t in by_tier["grid"] else None for k in ("resources", "total_s")),
+                  *(by_tier["untrusted"][t][k] if t in by_tier["untrusted"] else None
+                    for k in ("resources", "total_s", "peak_rss_mib"))] for t in tenants])
+    fit = next((f for f in doc.get("fits", []) if f["series"] == "untrusted" and f["x"] == "tenants"
+                and f["y"] == "total_s"), None)
+    untrusted = [by_tier["untrusted"][t] for t in sorted(by_tier["untrusted"])]
+    notes = ["One model. Multi-team tenants share the platform's namespaces, so a tenant adds config, not resources; "
+             "an untrusted tenant gets its own namespace and controls"]
+    if len(untrusted) >= 2 and untrusted[-1]["tenants"] > untrusted[0]["tenants"]:
+        per = (untrusted[-1]["resources"] - untrusted[0]["resources"]) / (untrusted[-1]["tenants"] - untrusted[0]["tenants"])
+        notes[0] += f" ({per:.0f} resources each)"
+    if fit:
+        notes.append(f"untrusted plan time is {fit['verdict'].split(' (')[0]}"
+                     + (f" at {_fmt(fit['per_resource'])} {fit['unit']} per resource" if fit.get("per_resource") else ""))
+    return out + ["", "; ".join(notes) + ". Every series and its fit: "
+                  "[Offline plan scaling](#offline-plan-scaling-with-tenants-and-models)."]
+
+
+GLANCE: tuple[tuple[str, str, Callable[[Result], list[str]]], ...] = (
+    ("How long does a pull-request check take?", "plan_verify", _pr_check),
+    ("What does the tenant gateway add to a request?", "gateway_hop", _hop_glance),
+    ("How does the plan grow with tenants?", "plan_scaling", _growth_glance),
+)
+"""The questions a platform engineer asks first, each answered by one short table from one benchmark."""
+
+
+def _glance(results: Mapping[str, Result | None]) -> list[str]:
+    out = ["## At a glance", "", "One short table per question; how each was measured, on which machine, and the full "
+           "tables and fits follow in the sections below.", ""]
+    for question, name, body in GLANCE:
+        out += [f"### {question}", ""]
+        doc = results.get(name)
+        bench = next(b for b in BENCHMARKS if b.name == name)
+        if doc is None:
+            out += [f"Not measured yet: run `make {bench.make_target}`, then `make bench-docs`.", ""]
+            continue
+        out += body(doc) + [""]
+    return out
+
+
 def load_results(results_dir: Path) -> dict[str, dict[str, Any] | None]:
     """Each known benchmark's result document, None where its file is missing."""
     out: dict[str, dict[str, Any] | None] = {}
@@ -227,6 +297,7 @@ def render(results: Mapping[str, Result | None]) -> str:
         out += [f"**Reduced runs:** the figures in {'; '.join(reduced)} were measured with smaller or custom "
                 "settings than `make bench` uses (each section names its command); rerun `make bench` for the "
                 "full figures.", ""]
+    out += _glance(results)
     for bench in BENCHMARKS:
         doc = results.get(bench.name)
         out += [f"## {bench.title}", "", bench.about, ""]

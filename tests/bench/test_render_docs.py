@@ -186,3 +186,67 @@ def test_every_documented_make_target_exists_in_the_makefile() -> None:
         assert f"\n{bench.make_target}:" in makefile
         assert f"$(BIN)/python {bench.script}\n" in makefile
     assert "\nbench-docs:" in makefile and "\nbench:" in makefile
+
+
+def plan_verify_doc() -> dict:
+    return {
+        "benchmark": "plan_verify", "date": "2031-02-03T07:00:00+00:00", "machine": MACHINE,
+        "versions": {"checkov": "3.3.30"}, "command": ".venv/bin/python bench/plan_verify.py", "repeats": 1,
+        "rows": [{"stack": "dev", "resources": 75, "plan_s": 4.5, "plan_exit": 0, "verify_s": 50.25, "verify_exit": 0,
+                  "total_s": 54.75},
+                 {"stack": "prod", "resources": 122, "plan_s": 8.25, "plan_exit": 0, "verify_s": 40.5,
+                  "verify_exit": 1, "total_s": 48.75}],
+    }
+
+
+def glance(text: str) -> str:
+    return section(text, "At a glance")
+
+
+def test_the_page_opens_with_one_short_table_per_question_before_any_detail(results_dir: Path) -> None:
+    (results_dir / "plan_verify.json").write_text(json.dumps(plan_verify_doc()))
+    text = render_docs.render(render_docs.load_results(results_dir))
+    assert text.index("## At a glance") < min(text.index(f"## {b.title}\n") for b in render_docs.BENCHMARKS)
+    head = glance(text)
+    questions = [q for q, _, _ in render_docs.GLANCE]
+    assert [line[4:] for line in head.splitlines() if line.startswith("### ")] == questions
+    for question in questions:
+        part = head[head.index(question):]
+        part = part[:part.find("\n### ")] if "\n### " in part else part
+        assert sum(line.startswith("|---") for line in part.splitlines()) == 1, f"{question}: one table"
+    # The fits stay in their own section, below.
+    assert "r² (resources)" not in head and "verdict" not in head
+
+
+def test_the_pr_check_question_is_answered_from_plan_verify(results_dir: Path) -> None:
+    (results_dir / "plan_verify.json").write_text(json.dumps(plan_verify_doc()))
+    head = glance(render_docs.render(render_docs.load_results(results_dir)))
+    assert "| dev | 75 | 4.5 | 50.2 | 54.8 |" in head
+    assert "| prod | 122 | 8.25 | 40.5 | 48.8 (exit 0/1) |" in head, "a failed verify is shown next to its time"
+    assert "waits about 54.8 s for plan + verify (103.5 s one after the other on one 7-CPU machine)" in head
+
+
+def test_the_gateway_question_shows_only_what_the_gateway_adds(results_dir: Path) -> None:
+    head = glance(render_docs.render(render_docs.load_results(results_dir)))
+    part = head[head.index("What does the tenant gateway add"):head.index("How does the plan grow")]
+    assert "| 8 | 10.5 | 17.0 |" in part
+    assert "11.8" not in part, "the through-gateway latency itself belongs to the detailed section"
+
+
+def test_the_growth_question_lines_up_both_tiers_by_tenant_count(results_dir: Path) -> None:
+    doc = scaling_doc()
+    doc["rows"] += [{**doc["rows"][0], "series": "untrusted", "tenants": t, "resources": 100 + 12 * t,
+                     "total_s": 0.5 + t / 10, "peak_rss_mib": 300.0 + t} for t in (1, 20)]
+    (results_dir / "plan_scaling.json").write_text(json.dumps(doc))
+    head = glance(render_docs.render(render_docs.load_results(results_dir)))
+    assert "| 1 | 91 | 1.51 | 112 | 0.6 | 301.0 |" in head
+    assert "| 10 | 100 | 1.6 | - | - | - |" in head
+    assert "| 20 | - | - | 340 | 2.5 | 320.0 |" in head
+    assert "(12 resources each)" in head
+    assert "untrusted plan time is NON-LINEAR at 9.25 ms per resource" in head
+
+
+def test_a_question_without_its_result_file_says_how_to_measure_it(results_dir: Path) -> None:
+    head = glance(render_docs.render(render_docs.load_results(results_dir)))
+    part = head[head.index("How long does a pull-request check take?"):head.index("What does the tenant gateway")]
+    assert "Not measured yet: run `make bench-plan-verify`" in part and "|---" not in part
