@@ -109,15 +109,31 @@ def kyverno_values(*, high_availability: bool, exempt_namespaces: tuple[str, ...
       Kyverno-generated one would duplicate it under another name.
     - Kyverno's webhooks skip the SR2-exempt namespaces (as the rule does), so operator and system
       namespaces never wait on Kyverno being up.
+    - Every controller pod gets a pod security context (non-root, RuntimeDefault seccomp; the chart's
+      container contexts already run as 65534, drop ALL and keep the root filesystem read-only) and
+      pulls its tag-pinned image `Always`.
+    - The background, cleanup and reports controllers keep the chart's requests and memory limits and
+      get a CPU limit. The admission controller keeps none: it answers API writes within a webhook
+      timeout, and throttling would turn a burst of pod creations into refused admissions.
     """
     replicas = 3 if high_availability else 1
     others = 2 if high_availability else 1
+    pod_security = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    pull = {"pullPolicy": "Always"}
+
+    def controller(count: int) -> dict[str, Any]:
+        return {"replicas": count, "image": dict(pull), "podSecurityContext": dict(pod_security),
+                # kyverno-chart-3.9.0 values.yaml defaults, plus the CPU limit.
+                "resources": {"requests": {"cpu": "100m", "memory": "64Mi"},
+                              "limits": {"cpu": "500m", "memory": "128Mi"}}}
+
     return {
         "crds": {"install": True},
-        "admissionController": {"replicas": replicas},
-        "backgroundController": {"replicas": others},
-        "cleanupController": {"replicas": others},
-        "reportsController": {"replicas": others},
+        "admissionController": {"replicas": replicas, "podSecurityContext": dict(pod_security),
+                                "container": {"image": dict(pull)}},
+        "backgroundController": controller(others),
+        "cleanupController": controller(others),
+        "reportsController": controller(others),
         "features": {
             "policyExceptions": {"enabled": False},
             "generateValidatingAdmissionPolicy": {"enabled": False},

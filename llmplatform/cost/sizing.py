@@ -197,9 +197,12 @@ CHART_PODS: dict[tuple[str, str], tuple[ChartPod, ...]] = {
                  resources_key="controllerManager.manager.resources", default=Requests(500, 512)),
     ),
     # prometheus-community/helm-charts tag prometheus-28.10.0: server and config reloader request nothing.
+    # The server pod has two containers with resources in two places: one row each, same replica count.
     ("prometheus", "28.10.0"): (
         ChartPod(component="server", replicas_key="server.replicaCount", resources_key="server.resources",
                  default=ZERO),
+        ChartPod(component="server (config reloader container)", replicas_key="server.replicaCount",
+                 resources_key="configmapReload.prometheus.resources", default=ZERO),
     ),
     # cloudnative-pg/charts tag cloudnative-pg-v0.29.0, charts/cloudnative-pg/values.yaml (`resources: {}`)
     ("cloudnative-pg", "0.29.0"): (

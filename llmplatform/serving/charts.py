@@ -74,11 +74,27 @@ def kueue_manager_config(managed_namespaces: Sequence[str]) -> dict[str, Any]:
 
 
 def kueue_values(managed_namespaces: Sequence[str], *, ha: bool) -> dict[str, Any]:
+    """Kueue's controller manager, with what the release packaging puts in the chart made explicit.
+
+    The chart's git values name a staging image (`k8s-staging-images/kueue/kueue:release-0.19`);
+    kueue's hack/helm-chart-package.sh rewrites them to `registry.k8s.io/kueue/kueue:v<version>`
+    with `IfNotPresent` when it packages a release. Setting the image here makes what is installed
+    and what an offline render of the chart source shows the same; `Always` re-resolves the tag at
+    every pod start. The pod runs as the image's own user (distroless `nonroot`, UID/GID 65532,
+    the `USER` of kueue's Dockerfile at v0.19.2), now stated so that it is checkable.
+    """
+    nonroot = 65532
     return {
         "enablePrometheus": False,
         "controllerManager": {
             "replicas": 2 if ha else 1,
             "podDisruptionBudget": {"enabled": ha, "minAvailable": 1},
+            "manager": {
+                "image": {"repository": "registry.k8s.io/kueue/kueue", "tag": f"v{KUEUE.version}",
+                          "pullPolicy": "Always"},
+                "podSecurityContext": {"runAsNonRoot": True, "runAsUser": nonroot, "runAsGroup": nonroot,
+                                       "seccompProfile": {"type": "RuntimeDefault"}},
+            },
         },
         "managerConfig": {
             "controllerManagerConfigYaml": yaml.safe_dump(kueue_manager_config(managed_namespaces), sort_keys=False),
@@ -87,14 +103,23 @@ def kueue_values(managed_namespaces: Sequence[str], *, ha: bool) -> dict[str, An
 
 
 def keda_values(watch_namespace: str, *, ha: bool) -> dict[str, Any]:
-    """KEDA watches only the serving namespace; HA runs a standby operator and metrics server."""
+    """KEDA watches only the serving namespace; HA runs a standby operator and metrics server.
+
+    Each pod runs as the UID/GID its image already runs as (KEDA v2.20.2's Dockerfiles: distroless
+    `nonroot`, `USER 65532:65532`), now stated in the pod security context next to the chart's own
+    `runAsNonRoot`; the chart's container contexts already drop ALL, forbid escalation, keep the root
+    filesystem read-only and use RuntimeDefault seccomp.
+    """
     replicas = 2 if ha else 1
+    nonroot = 65532
+    pod_security = {"runAsNonRoot": True, "runAsUser": nonroot, "runAsGroup": nonroot}
     values: dict[str, Any] = {
         "crds": {"install": True},
         "watchNamespace": watch_namespace,
         "operator": {"replicaCount": replicas},
         "metricsServer": {"replicaCount": replicas},
         "webhooks": {"replicaCount": replicas},
+        "podSecurityContext": {c: dict(pod_security) for c in ("operator", "metricServer", "webhooks")},
     }
     if ha:
         values["podDisruptionBudget"] = {c: {"minAvailable": 1} for c in ("operator", "metricServer", "webhooks")}
@@ -155,19 +180,40 @@ def prometheus_values(serving_ns: str, gateway_ns: str, *, scrape_seconds: int =
     template, and those are also keys of the Deployment's selector (`prometheus.server.matchLabels`,
     prometheus-28.10.0 templates/_helpers.tpl and deploy.yaml). A podLabels map repeating one of them
     renders the key twice; the last value wins, the template no longer matches the selector and the API
-    server refuses the Deployment (the install proof's selector check catches it)."""
+    server refuses the Deployment (the install proof's selector check catches it).
+
+    Both containers (the server and its config reloader) request what two days of the series of a
+    handful of model servers, endpoint pickers and gateway proxies need, with a memory limit and no
+    CPU limit (KEDA queries it for scaling signals; throttling would delay scale-up). They run as
+    the chart's `nobody` (65534) with RuntimeDefault seccomp, no privilege escalation, no
+    capabilities and a read-only root filesystem: the server writes only to its `/data` emptyDir,
+    the reloader only watches `/etc/config` and calls the server's reload endpoint. Images are pulled
+    `Always` (pinned by tag: the tag is re-resolved at every pod start)."""
+    nobody = 65534
+    container_security = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                          "capabilities": {"drop": ["ALL"]}}
     return {
         "scrapeConfigs": {job: {"enabled": False} for job in PROMETHEUS_DEFAULT_JOBS},
         "alertmanager": {"enabled": False},
         "kube-state-metrics": {"enabled": False},
         "prometheus-node-exporter": {"enabled": False},
         "prometheus-pushgateway": {"enabled": False},
+        "configmapReload": {"prometheus": {
+            "image": {"pullPolicy": "Always"},
+            "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
+            "containerSecurityContext": dict(container_security),
+        }},
         "server": {
             "fullnameOverride": names.PROMETHEUS_SERVER,
+            "image": {"pullPolicy": "Always"},
             "global": {"scrape_interval": f"{scrape_seconds}s", "evaluation_interval": f"{scrape_seconds}s"},
             "retention": "2d",
             "persistentVolume": {"enabled": False},
             "service": {"servicePort": ports.PROMETHEUS_HTTP},
+            "resources": {"requests": {"cpu": "200m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+            "securityContext": {"runAsUser": nobody, "runAsGroup": nobody, "fsGroup": nobody,
+                                "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containerSecurityContext": dict(container_security),
         },
         "serverFiles": {"prometheus.yml": {"scrape_configs": prometheus_scrape_configs(serving_ns, gateway_ns)}},
     }
@@ -183,11 +229,20 @@ def istiod_values() -> dict[str, Any]:
     The istiod chart (1.29.2) reads the discovery container's extra environment from the top-level
     `env` map; a `pilot.env` map (the layout of the old operator values) is accepted and silently
     ignored, which would leave ENABLE_GATEWAY_API_INFERENCE_EXTENSION at its default, false.
+
+    `global.hub` and `global.tag` are what Istio's release packaging writes into the published chart
+    (the chart source carries a development hub and `latest`), stated so that an install and a render
+    of the source agree. The discovery container gets RuntimeDefault seccomp (`seccompProfile`) and the
+    chart's default requests with a memory limit; no CPU limit, since istiod pushes endpoint updates
+    to the gateway proxies of the request path and its autoscaler scales on CPU against the request.
     """
     return {
+        "global": {"hub": "docker.io/istio", "tag": ISTIO_VERSION},
         "env": {
             "PILOT_ENABLE_GATEWAY_API": "true",
             "ENABLE_GATEWAY_API_INFERENCE_EXTENSION": "true",
         },
+        "seccompProfile": {"type": "RuntimeDefault"},
+        "resources": {"requests": {"cpu": "500m", "memory": "2048Mi"}, "limits": {"memory": "4096Mi"}},
         "gateways": {"seccompProfile": {"type": "RuntimeDefault"}},
     }

@@ -24,7 +24,14 @@ Quirks of checkov 3.3.x that this module guards against (verified with 3.3.30):
   ignored by checkov: reported in `CheckovReport.unused_skips`;
 - `--quiet` drops the skipped checks from the JSON, so it is not used (stdout stays pure JSON anyway);
 - unreadable YAML is skipped silently, with zero parsing errors: `manifests.load_manifests` is the
-  check for that, and a scan that reads no resource from a folder holding objects is a finding.
+  check for that, and a scan that reads no resource from a folder holding objects is a finding;
+- a file whose text contains `{{ .Values.` or `{{ .Release.` is skipped whole, silently (checkov takes
+  it for an unrendered Helm template, `kubernetes/parser/k8_yaml.py`). Rendered charts carry such text
+  inside ConfigMap data (istiod's sidecar-injector templates), which hid every other object of that
+  file, the istiod Deployment included. `scan()` therefore runs checkov on a copy of the folder in
+  which those characters are altered in place (`Values` -> `Va1ues`, same length, same lines, only
+  inside the text that triggers the heuristic), and reports any workload that checkov still returned
+  no result for (rule `not-checked`), so an object can never pass by not being read.
 """
 
 from __future__ import annotations
@@ -59,8 +66,17 @@ SKIP_ANNOTATION_PREFIX = "checkov.io/skip"
 SKIP_CRASH_RULE = "skip-annotation-crash"
 """Finding rule for a skip reason containing `=`; `scan()` does not start checkov while one exists."""
 
+NOT_CHECKED_RULE = "not-checked"
+"""Finding rule for a workload checkov returned no result for (it did not read the object)."""
+
+WORKLOAD_KINDS = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"})
+"""Kinds every checkov container check applies to: each must come back with results."""
+
 _MARKER = ".llmp-checkov-installed"
 _CHECK_ID = re.compile(r"^CKV2?_[A-Z0-9]+_\d+$")
+_HELM_TEMPLATE_TEXT = re.compile(r"(\{\{-?\s*\.)(Values|Release)(\.)")
+"""checkov 3.3.30's test for an unrendered Helm template (`k8_yaml.load`): it skips the whole file."""
+_DEFANGED = {"Values": "Va1ues", "Release": "Re1ease"}
 
 
 class CheckovUnavailable(RuntimeError):
@@ -171,8 +187,8 @@ class SkippedCheck:
     source: str = ""
     """`"<file>#<document index>"` of the object, when it was matched to a manifest."""
     scope: str = "annotation"
-    """`annotation` (checkov applied the object's own skip) or `tier:<name>`
-    (`llmplatform.validate.checkov_skips.accept_for_tier`)."""
+    """`annotation` (checkov applied the object's own skip), `tier:<name>`
+    (`llmplatform.validate.checkov_skips.accept_for_tier`) or `chart:<release>` (`accept_for_charts`)."""
 
     @property
     def resource(self) -> str:
@@ -358,6 +374,46 @@ def parse_report(data: Any, objects: Iterable[ManifestObject] = ()) -> tuple[lis
     return findings, sorted(set(skipped)), summary
 
 
+def defang_helm_text(text: str) -> str:
+    """`text` with every `{{ .Values.` / `{{ .Release.` altered in place (same length, same lines), so
+    that checkov reads the file instead of skipping it as an unrendered Helm template."""
+    return _HELM_TEMPLATE_TEXT.sub(lambda m: m.group(1) + _DEFANGED[m.group(2)] + m.group(3), text)
+
+
+@contextlib.contextmanager
+def _checkov_input(manifests_dir: Path) -> Iterator[Path]:
+    """The folder checkov should read: `manifests_dir` itself, or a copy with Helm-looking text defanged."""
+    hit = [f for f in sorted(manifests_dir.rglob("*")) if f.suffix in (".yaml", ".yml") and f.is_file()
+           and _HELM_TEMPLATE_TEXT.search(f.read_text(encoding="utf-8", errors="replace"))]
+    if not hit:
+        yield manifests_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="llmp-checkov-") as tmp:
+        copy = Path(tmp) / "manifests"
+        shutil.copytree(manifests_dir, copy)
+        for file in hit:
+            target = copy / file.relative_to(manifests_dir)
+            target.write_text(defang_helm_text(file.read_text(encoding="utf-8")), encoding="utf-8")
+        yield copy
+
+
+def checked_objects(data: Any, objects: Iterable[ManifestObject]) -> set[str]:
+    """Sources (`<file>#<index>`) of the objects checkov returned at least one result for (passed,
+    failed or skipped), from its JSON."""
+    by_file: dict[str, list[ManifestObject]] = {}
+    for item in objects:
+        by_file.setdefault(item.file.as_posix(), []).append(item)
+    seen: set[str] = set()
+    for report in _reports(data):
+        results = report.get("results") or {}
+        for key in ("passed_checks", "failed_checks", "skipped_checks"):
+            for record in results.get(key) or []:
+                item = _object_for(record, by_file)
+                if item is not None:
+                    seen.add(item.source)
+    return seen
+
+
 def scan(
     manifests_dir: Path,
     *,
@@ -368,7 +424,8 @@ def scan(
     """Run checkov on `manifests_dir` and return its findings and accepted skips.
 
     `executable` defaults to `ensure_checkov()` (which installs checkov on first use). `extra_args` are
-    appended to the command (for example `("--check", "CKV_K8S_16")`). Raises `CheckovUnavailable` when
+    appended to the command (for example `("--check", "CKV_K8S_16")`); without them, a workload checkov
+    returned no result for is a `not-checked` finding. Raises `CheckovUnavailable` when
     checkov cannot be installed, `CheckovFailed` when it crashes; a failed check is a finding, not an error.
     Runs offline: `--skip-download`, and the platform mapping download is disabled (`BC_SKIP_MAPPING`).
     """
@@ -376,17 +433,23 @@ def scan(
     manifests_dir = Path(manifests_dir).resolve()  # a relative -d doubles the folder in checkov's paths
     objects, _ = load_manifests(manifests_dir)
     problems = skip_annotation_problems(objects)
-    command = [str(executable or ensure_checkov()), "--skip-download", "--framework", "kubernetes",
-               "-d", str(manifests_dir), "-o", "json", *extra_args]
+    exe, extra = str(executable or ensure_checkov()), tuple(extra_args)
+
+    def checkov_command(folder: Path) -> list[str]:
+        return [exe, "--skip-download", "--framework", "kubernetes", "-d", str(folder), "-o", "json", *extra]
+
+    command = checkov_command(manifests_dir)
     if any(p.rule == SKIP_CRASH_RULE for p in problems):
         return CheckovReport(manifests_dir=manifests_dir, findings=tuple(problems), skipped=(),
                              seconds=time.perf_counter() - started, command=tuple(command))
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "LOG_LEVEL": "ERROR", "PYTHONWARNINGS": "ignore"}
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env,
-                              cwd=manifests_dir, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise CheckovFailed(f"checkov did not finish: {exc}") from exc
+    with _checkov_input(manifests_dir) as folder:
+        # checkov names files relative to -d, so a defanged copy reports the same paths.
+        try:
+            done = subprocess.run(checkov_command(folder), capture_output=True, text=True, timeout=timeout, env=env,
+                                  cwd=folder, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise CheckovFailed(f"checkov did not finish: {exc}") from exc
     # Exit 1 only means "some check failed"; anything else is checkov itself failing.
     if done.returncode not in (0, 1):
         raise CheckovFailed(f"checkov exited {done.returncode}: {done.stderr.strip()[-2000:]}")
@@ -398,6 +461,13 @@ def scan(
     if objects and not summary.get("resource_count"):
         findings.append(Finding(source=str(manifests_dir), object_id="", checker=Checker.CHECKOV, rule="no-resources",
                                 message=f"checkov read no resource from {len(objects)} objects; nothing was checked"))
+    elif not extra:  # `--check`/`--skip-check` may leave a workload without results on purpose
+        seen = checked_objects(data, objects)
+        findings += [Finding(source=item.source, object_id=item.object_id, checker=Checker.CHECKOV,
+                             rule=NOT_CHECKED_RULE,
+                             message="checkov returned no result for this workload (it did not read the object, "
+                                     "so nothing about it is checked)")
+                     for item in objects if item.obj.get("kind") in WORKLOAD_KINDS and item.source not in seen]
     applied = {(s.object_id, s.check_id) for s in skipped}
     unused = [s for s in declared_skips(objects) if (s.object_id, s.check_id) not in applied]
     return CheckovReport(
@@ -413,6 +483,7 @@ def scan(
 
 __all__ = [
     "CHECKOV_VERSION",
+    "NOT_CHECKED_RULE",
     "SKIP_ANNOTATION_PREFIX",
     "SKIP_CRASH_RULE",
     "CheckovFailed",
@@ -421,7 +492,9 @@ __all__ = [
     "SkippedCheck",
     "checkov_executable",
     "checkov_installed",
+    "checked_objects",
     "declared_skips",
+    "defang_helm_text",
     "default_venv",
     "ensure_checkov",
     "main",
@@ -429,6 +502,7 @@ __all__ = [
     "scan",
     "scan_manifests",
     "skip_annotation_problems",
+    "WORKLOAD_KINDS",
 ]
 
 

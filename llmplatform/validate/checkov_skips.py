@@ -11,6 +11,15 @@ docs/verify.md:
   where the objects cannot carry the skip because the workload builders do not know the tier. The
   check still runs; `accept_for_tier()` moves its findings into the skipped list, object by object,
   with the tier's reason, so nothing disappears from the report.
+- **Chart skips** (`CHART_ACCEPTED`): a check that fails on objects an upstream Helm chart renders
+  (`charts/<release>/` in the manifests folder), at the pinned chart version, and that the chart's
+  values cannot fix (an operator must call the API, a controller patches its own webhooks' CA bundle,
+  images are pinned by tag). `accept_for_charts()` moves such findings into the skipped list, object by
+  object, with scope `chart:<release>`; a registration that accepted nothing on a stack where its
+  release is rendered is reported, so a chart bump or a values fix cannot leave a stale exception.
+  Findings on the program's own objects are never accepted by it. Everything the chart's values can
+  fix is fixed there instead (`llmplatform/serving/charts.py`, `components/governance_pack.py`,
+  `llmplatform/gateway/workloads.py`).
 
 A reason never contains `=` (checkov 3.3.x splits the annotation on every `=` and crashes on the whole
 folder) nor `|` (it is shown in Markdown tables); `annotations()` refuses both.
@@ -20,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import PurePosixPath
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -58,6 +68,164 @@ TIER_ACCEPTED: Mapping[str, Mapping[str, str]] = MappingProxyType({
     }),
 })
 """trust tier -> {checkov check id -> reason}: checks accepted failing on every object of that tier."""
+
+_DIGEST = ("the tag the chart version fixes; a digest cannot be resolved offline, so one written here would be "
+           "an unverified value")
+
+CHART_ACCEPTED: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    # cloudnative-pg chart 0.29.0 (operator 1.30.0, image pinned by digest by the chart)
+    "cnpg": MappingProxyType({
+        "CKV_K8S_11": (
+            "the CNPG operator has a CPU request and a memory limit but no CPU limit: it drives failover of the "
+            "budget database (promotes a standby when the primary is lost), and CFS throttling would lengthen "
+            "the window in which SR3 refuses requests on prod"
+        ),
+        "CKV_K8S_38": (
+            "the CNPG operator reconciles Cluster, Backup and ScheduledBackup resources and the pods, Services, "
+            "Secrets and PodDisruptionBudgets it creates for them through the Kubernetes API, authenticating "
+            "with its ServiceAccount token"
+        ),
+        "CKV_K8S_155": (
+            "the CNPG operator issues its own webhook serving certificate and patches the CA bundle into "
+            "cnpg-mutating-webhook-configuration and cnpg-validating-webhook-configuration (its ClusterRole "
+            "grants get and patch on those kinds, no create or delete)"
+        ),
+    }),
+    # istio/istio 1.29.2, manifests/charts/istio-control/istio-discovery
+    "istiod": MappingProxyType({
+        "CKV_K8S_8": (
+            "the istiod chart renders a readiness probe (/ready on port 8080) for the discovery container and "
+            "no liveness probe, and has no value to add one (templates/deployment.yaml)"
+        ),
+        "CKV_K8S_11": (
+            "istiod has the chart's requests and a memory limit but no CPU limit: it pushes endpoint and route "
+            "updates to the inference gateway's proxies on every model-server rollout, throttling would delay "
+            "them, and its HorizontalPodAutoscaler scales on CPU use against the request"
+        ),
+        "CKV_K8S_15": (
+            "the chart reads one pull policy (global.imagePullPolicy) for istiod and for every proxy it injects "
+            "or provisions, the inference gateway's included; it stays unset (IfNotPresent for a tagged image) "
+            "so that a gateway scale-up never waits on the image registry"
+        ),
+        "CKV_K8S_29": (
+            "the istiod chart renders no pod-level securityContext and has no value for one "
+            "(templates/deployment.yaml); the discovery container sets runAsNonRoot, drops ALL capabilities, "
+            "forbids privilege escalation, keeps a read-only root filesystem and gets RuntimeDefault seccomp "
+            "through values"
+        ),
+        "CKV_K8S_38": (
+            "istiod watches Services, EndpointSlices, pods, Gateway API and Istio resources to build proxy "
+            "configuration and reviews workload tokens before signing certificates, all through the Kubernetes "
+            "API with its ServiceAccount token"
+        ),
+        "CKV_K8S_40": (
+            "the pilot image runs as UID 1337 (USER 1337:1337 in Istio 1.29.2's Dockerfile.pilot) and the "
+            "chart has no value for runAsUser; the container sets runAsNonRoot"
+        ),
+        "CKV_K8S_43": f"istiod's image is docker.io/istio/pilot:1.29.2, {_DIGEST}",
+        "CKV_K8S_49": (
+            "the istio-reader ClusterRole grants only get, list and watch, its wildcard limited to Istio's own "
+            "API groups (config, security, networking, authentication, rbac, telemetry and extensions.istio.io); "
+            "it is bound to istio-reader-service-account, which no pod here runs as (it serves multi-cluster "
+            "remote secrets)"
+        ),
+        "CKV_K8S_155": (
+            "istiod is the mesh CA and keeps the CA bundle of its own webhooks current (istio-sidecar-injector "
+            "and the istio validators); its ClusterRole grants get, list, watch and update on webhook "
+            "configurations, and patch on the mutating ones"
+        ),
+    }),
+    # kedacore/charts v2.20.2
+    "keda": MappingProxyType({
+        "CKV_K8S_38": (
+            "the KEDA operator turns ScaledObjects into HorizontalPodAutoscalers, the metrics apiserver serves "
+            "the external metrics API with delegated authentication, and the admission webhooks look up the "
+            "workloads a ScaledObject targets; all three call the Kubernetes API with their ServiceAccount token"
+        ),
+        "CKV_K8S_43": (
+            "KEDA's images are ghcr.io/kedacore/keda, keda-metrics-apiserver and keda-admission-webhooks at "
+            f"2.20.2, pulled Always; {_DIGEST}"
+        ),
+        "CKV_K8S_155": (
+            "the KEDA operator generates its serving certificates (certificates.autoGenerated) and patches their "
+            "CA bundle into the keda-admission ValidatingWebhookConfiguration and the external metrics "
+            "APIService (its ClusterRole grants patch and update on those kinds, no create or delete)"
+        ),
+    }),
+    # kubernetes-sigs/kueue v0.19.2, charts/kueue
+    "kueue": MappingProxyType({
+        "CKV2_K8S_5": (
+            "the kueue chart always renders this namespaced Role: get, list, watch and update of Secrets in "
+            "kueue-system only, where the controller's internal certificate manager keeps its webhook serving "
+            "certificate (kueue-webhook-server-cert); the alternative, cert-manager, is not installed"
+        ),
+        "CKV_K8S_38": (
+            "the kueue controller manager admits Workloads, watches Jobs and pods in the managed namespaces and "
+            "writes their status through the Kubernetes API, authenticating with its ServiceAccount token"
+        ),
+        "CKV_K8S_43": (
+            "kueue's image is registry.k8s.io/kueue/kueue:v0.19.2 (what the release packaging sets, stated in "
+            f"values), pulled Always; {_DIGEST}"
+        ),
+        "CKV_K8S_155": (
+            "kueue's internal certificate manager writes the CA bundle into kueue's own webhook configurations; "
+            "its ClusterRole grants get and update only on kueue-mutating-webhook-configuration and "
+            "kueue-validating-webhook-configuration by name, list and watch on the kinds"
+        ),
+    }),
+    # kyverno/kyverno kyverno-chart-3.9.0 (Kyverno v1.19.0)
+    "kyverno": MappingProxyType({
+        "CKV_K8S_8": (
+            "the kyverno chart renders no liveness probe for the background and reports controllers and has no "
+            "value to add one (their templates/*/deployment.yaml); the admission and cleanup controllers have "
+            "probes"
+        ),
+        "CKV_K8S_9": (
+            "the kyverno chart renders no readiness probe for the background and reports controllers and has no "
+            "value to add one (their templates/*/deployment.yaml); neither serves traffic, and the admission and "
+            "cleanup controllers have probes"
+        ),
+        "CKV_K8S_11": (
+            "only Kyverno's admission controller has no CPU limit (the background, cleanup and reports "
+            "controllers get one through values): it answers API writes in the managed namespaces within a "
+            "webhook timeout, and throttling a burst of pod creations would refuse admissions"
+        ),
+        "CKV_K8S_38": (
+            "every Kyverno controller works through the Kubernetes API (the admission controller reads policies "
+            "and registers webhooks, the background controller applies generate and mutate-existing rules, the "
+            "reports controller writes policy reports, the cleanup controller deletes what cleanup policies "
+            "select), authenticating with its ServiceAccount token"
+        ),
+        "CKV_K8S_43": f"Kyverno's images are reg.kyverno.io/kyverno/* at v1.19.0, pulled Always; {_DIGEST}",
+        "CKV_K8S_155": (
+            "Kyverno manages its own webhooks: the admission controller creates and updates the webhook "
+            "configurations its policies need (SR2's Kyverno ClusterPolicy among them) with their CA bundle, "
+            "and the cleanup controller its own validating webhook"
+        ),
+    }),
+    # prometheus-community/helm-charts prometheus-28.10.0
+    "prometheus": MappingProxyType({
+        "CKV_K8S_11": (
+            "the Prometheus server and its config reloader have CPU requests and memory limits but no CPU limit: "
+            "KEDA queries the server for the serving pools' scaling signals, and throttling during a head "
+            "compaction would delay scale-up"
+        ),
+        "CKV_K8S_38": (
+            "the Prometheus server finds its scrape targets with kubernetes_sd_configs (pods of the serving and "
+            "gateway namespaces), listing and watching pods through the Kubernetes API with its ServiceAccount "
+            "token under the chart's read-only ClusterRole"
+        ),
+        "CKV_K8S_43": (
+            "Prometheus's images are quay.io/prometheus/prometheus:v3.10.0 and "
+            f"quay.io/prometheus-operator/prometheus-config-reloader:v0.89.0, pulled Always; {_DIGEST}"
+        ),
+    }),
+})
+"""Helm release name -> {checkov check id -> why it is accepted failing on that chart's objects}, true of
+the chart at the version the program pins (re-read the chart when bumping it)."""
+
+CHARTS_FOLDER = "charts"
+"""Where the plan writes each release's rendered objects: `<manifests>/charts/<release>/*.yaml`."""
 
 ANNOTATION_PREFIX = "checkov.io/skip"
 
@@ -131,5 +299,50 @@ def accept_for_tier(report: CheckovReport, trust_tier: str) -> CheckovReport:
                    skipped=tuple(sorted({*report.skipped, *accepted})))
 
 
-__all__ = ["ACCEPTED", "ANNOTATION_PREFIX", "TIER_ACCEPTED", "accept_for_tier", "annotations", "is_registered",
-           "tier_reasons"]
+def chart_release_of(source: str) -> str | None:
+    """The release whose rendered folder holds `source` (`charts/<release>/<file>#<doc>`), else None."""
+    parts = PurePosixPath(source.partition("#")[0]).parts
+    return parts[1] if len(parts) >= 3 and parts[0] == CHARTS_FOLDER else None
+
+
+def accept_for_charts(report: CheckovReport) -> CheckovReport:
+    """Accept the failures `CHART_ACCEPTED` registers for upstream chart objects; report stale registrations.
+
+    A finding is accepted when its source file lies under `charts/<release>/` of the scanned folder and
+    `(release, check)` is registered: it becomes a skipped check (scope `chart:<release>`, one per
+    object, with the registered reason). Findings on any other file (the program's own objects) and
+    unregistered checks stay failures. A registered pair that accepted nothing, for a release whose
+    folder exists in `report.manifests_dir` or that any finding names, is added as a finding (rule
+    `skip-unused`, source `charts/<release>/`): remove it, or the exception would hide a later failure.
+    """
+    from llmplatform.validate.checkov_scan import SkippedCheck
+    from llmplatform.validate.manifests import provenance_key
+
+    kept, accepted, used = [], [], set()
+    rendered = {r for r in CHART_ACCEPTED if (report.manifests_dir / CHARTS_FOLDER / r).is_dir()}
+    for finding in report.findings:
+        release = chart_release_of(finding.source)
+        if release is not None:
+            rendered.add(release)
+        reason = CHART_ACCEPTED.get(release or "", {}).get(finding.rule)
+        if reason is None:
+            kept.append(finding)
+            continue
+        _check_reason(finding.rule, reason)
+        used.add((release, finding.rule))
+        accepted.append(SkippedCheck(object_id=finding.object_id, check_id=finding.rule,
+                                     check_name=finding.message.split(" (on the ")[0], reason=reason,
+                                     source=finding.source, scope=f"chart:{release}"))
+    for release in sorted(rendered & set(CHART_ACCEPTED)):
+        for check_id in sorted(set(CHART_ACCEPTED[release]) - {c for r, c in used if r == release}):
+            kept.append(Finding(source=f"{CHARTS_FOLDER}/{release}/", object_id="", checker=Checker.CHECKOV,
+                                rule="skip-unused",
+                                message=f"chart exception {check_id} for release {release} accepted nothing (the "
+                                        "check passes on its objects now): remove it from CHART_ACCEPTED in "
+                                        "llmplatform/validate/checkov_skips.py"))
+    return replace(report, findings=tuple(sorted(kept, key=provenance_key)),
+                   skipped=tuple(sorted({*report.skipped, *accepted})))
+
+
+__all__ = ["ACCEPTED", "ANNOTATION_PREFIX", "CHARTS_FOLDER", "CHART_ACCEPTED", "TIER_ACCEPTED", "accept_for_charts",
+           "accept_for_tier", "annotations", "chart_release_of", "is_registered", "tier_reasons"]

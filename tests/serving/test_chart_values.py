@@ -44,8 +44,11 @@ def p(dotted: str) -> Path:
 #   templates/zzz_profile.yaml merges under the user's values);
 # - templates/istiod-injector-configmap.yaml builds the injector's own `pilot` from the top-level `env`
 #   and `cni`, and passes `gateways.seccompProfile` to files/kube-gateway.yaml. No template reads a
-#   user-supplied `pilot` key.
-ISTIOD = ChartContract("istiod", "1.29.2", frozenset({p("env"), p("gateways.seccompProfile")}),
+#   user-supplied `pilot` key;
+# - templates/deployment.yaml builds the discovery image from `global.hub` and `global.tag` (the
+#   injector's templates read them too), and reads `seccompProfile` and `resources` for its container.
+ISTIOD = ChartContract("istiod", "1.29.2", frozenset({
+    p("env"), p("gateways.seccompProfile"), p("global.hub"), p("global.tag"), p("seccompProfile"), p("resources")}),
                        ignored=frozenset({p("pilot")}))
 # istio/istio tag 1.29.2, manifests/charts/base/templates/defaultrevision-validatingwebhookconfiguration.yaml
 ISTIO_BASE = ChartContract("base", "1.29.2", frozenset({p("defaultRevision")}))
@@ -53,15 +56,20 @@ ISTIO_BASE = ChartContract("base", "1.29.2", frozenset({p("defaultRevision")}))
 # manager/manager-pdb.yaml, manager/manager-config.yaml and webhook/manifests.yaml (the config YAML).
 KUEUE = ChartContract("oci://registry.k8s.io/kueue/charts/kueue", "0.19.2", frozenset({
     p("enablePrometheus"), p("controllerManager.replicas"), p("controllerManager.podDisruptionBudget.enabled"),
-    p("controllerManager.podDisruptionBudget.minAvailable"), p("managerConfig.controllerManagerConfigYaml")}))
+    p("controllerManager.podDisruptionBudget.minAvailable"), p("managerConfig.controllerManagerConfigYaml"),
+    p("controllerManager.manager.image.repository"), p("controllerManager.manager.image.tag"),
+    p("controllerManager.manager.image.pullPolicy"), p("controllerManager.manager.podSecurityContext")}))
 # kedacore/charts tag v2.20.2, keda/templates/: crds/*.yaml, manager/, metrics-server/ and webhooks/
-# (deployment.yaml and poddisruptionbudget.yaml of each), manager/clusterrolebindings.yaml.
+# (deployment.yaml and poddisruptionbudget.yaml of each; each deployment.yaml takes its pod's
+# `podSecurityContext.<component>` whole), manager/clusterrolebindings.yaml.
 KEDA = ChartContract("keda", "2.20.2", frozenset({
     p("crds.install"), p("watchNamespace"), p("operator.replicaCount"), p("metricsServer.replicaCount"),
     p("webhooks.replicaCount"), p("podDisruptionBudget.operator"), p("podDisruptionBudget.metricServer"),
-    p("podDisruptionBudget.webhooks")}))
+    p("podDisruptionBudget.webhooks"), p("podSecurityContext.operator"), p("podSecurityContext.metricServer"),
+    p("podSecurityContext.webhooks")}))
 # prometheus-community/helm-charts tag prometheus-28.10.0, charts/prometheus/: Chart.yaml (dependency
-# conditions), templates/_helpers.tpl, deploy.yaml, pvc.yaml, service.yaml and cm.yaml (server.global,
+# conditions), templates/_helpers.tpl, deploy.yaml (both containers' image pull policy, resources and
+# security contexts, the pod's security context), pvc.yaml, service.yaml and cm.yaml (server.global,
 # serverFiles, scrapeConfigs).
 PROMETHEUS_DEFAULT_JOBS = frozenset({
     "prometheus", "kubernetes-api-servers", "kubernetes-nodes", "kubernetes-nodes-cadvisor",
@@ -72,15 +80,23 @@ PROMETHEUS = ChartContract("prometheus", "28.10.0", frozenset({
     p("alertmanager.enabled"), p("kube-state-metrics.enabled"), p("prometheus-node-exporter.enabled"),
     p("prometheus-pushgateway.enabled"), p("server.fullnameOverride"), p("server.global"), p("server.retention"),
     p("server.persistentVolume.enabled"), p("server.podLabels"), p("server.service.servicePort"),
+    p("server.image.pullPolicy"), p("server.resources"), p("server.securityContext"),
+    p("server.containerSecurityContext"), p("configmapReload.prometheus.image.pullPolicy"),
+    p("configmapReload.prometheus.resources"), p("configmapReload.prometheus.containerSecurityContext"),
     ("serverFiles", "prometheus.yml"),
     *(("scrapeConfigs", job, "enabled") for job in PROMETHEUS_DEFAULT_JOBS)}))
 # kyverno/kyverno tag kyverno-chart-3.9.0, charts/kyverno/templates/: crds/, the four controllers'
-# deployment.yaml, _helpers.tpl (feature flags), config/configmap.yaml and config/_helpers.tpl.
+# deployment.yaml (replicas, podSecurityContext, image pull policy, resources; the admission controller's
+# init container takes the container's pull policy when its own is unset), _helpers.tpl (feature flags),
+# config/configmap.yaml and config/_helpers.tpl.
 KYVERNO = ChartContract("kyverno", "3.9.0", frozenset({
     p("crds.install"), p("admissionController.replicas"), p("backgroundController.replicas"),
     p("cleanupController.replicas"), p("reportsController.replicas"), p("features.policyExceptions.enabled"),
     p("features.generateValidatingAdmissionPolicy.enabled"), p("features.forceFailurePolicyIgnore.enabled"),
-    p("config.webhooks")}))
+    p("config.webhooks"), p("admissionController.podSecurityContext"),
+    p("admissionController.container.image.pullPolicy"),
+    *(p(f"{c}.{key}") for c in ("backgroundController", "cleanupController", "reportsController")
+      for key in ("image.pullPolicy", "podSecurityContext", "resources"))}))
 # cloudnative-pg/charts tag cloudnative-pg-v0.29.0, charts/cloudnative-pg/: templates/_helpers.tpl,
 # deployment.yaml, crds/crds.yaml, podmonitor.yaml; Chart.yaml (grafana dashboard dependency condition).
 CNPG = ChartContract("cloudnative-pg", "0.29.0", frozenset({
@@ -157,3 +173,39 @@ def test_prometheus_scrapes_only_the_serving_layer_jobs():
     assert disabled == PROMETHEUS_DEFAULT_JOBS, "every default cluster-wide job must be switched off"
     ours = {j["job_name"] for j in values["serverFiles"]["prometheus.yml"]["scrape_configs"]}
     assert ours == set(charts.SCRAPE_JOBS) and not ours & PROMETHEUS_DEFAULT_JOBS
+
+
+def test_prometheus_containers_are_sized_and_locked_down_without_touching_the_selector_labels():
+    values = charts.prometheus_values("llm-serving", "llm-gateway")
+    server, reloader = values["server"], values["configmapReload"]["prometheus"]
+    assert "podLabels" not in server, "server.podLabels breaks the Deployment's selector (see prometheus_values)"
+    for container in (server, reloader):
+        resources = container["resources"]
+        assert set(resources["requests"]) == {"cpu", "memory"} and "memory" in resources["limits"]
+        assert container["containerSecurityContext"] == {
+            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+    pod = server["securityContext"]
+    assert pod["runAsNonRoot"] and pod["runAsUser"] >= 10000 and pod["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_kueue_and_keda_pods_state_the_uid_their_images_run_as():
+    kueue = charts.kueue_values(["llm-serving"], ha=False)["controllerManager"]["manager"]
+    assert kueue["podSecurityContext"]["runAsUser"] == 65532 and kueue["image"]["tag"] == f"v{charts.KUEUE.version}"
+    keda = charts.keda_values("llm-serving", ha=False)["podSecurityContext"]
+    assert {c: ctx["runAsUser"] for c, ctx in keda.items()} == {"operator": 65532, "metricServer": 65532,
+                                                                "webhooks": 65532}
+
+
+def test_istiod_renders_the_released_image_not_the_chart_sources_development_one():
+    values = charts.istiod_values()
+    assert values["global"] == {"hub": "docker.io/istio", "tag": charts.ISTIO_VERSION}
+    assert "imagePullPolicy" not in values["global"], "it would also apply to every gateway proxy istiod provisions"
+
+
+@pytest.mark.parametrize("ha", [False, True])
+def test_only_the_kyverno_admission_controller_runs_without_a_cpu_limit(ha):
+    values = kyverno_values(high_availability=ha, exempt_namespaces=("kube-system",))
+    for controller in ("backgroundController", "cleanupController", "reportsController"):
+        assert "cpu" in values[controller]["resources"]["limits"]
+        assert values[controller]["podSecurityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert "resources" not in values["admissionController"].get("container", {})
