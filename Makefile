@@ -25,9 +25,13 @@ test-deps: $(STAMP)
 	-$(BIN)/python -m llmplatform.testing.livestack.litellm_env
 	-$(BIN)/python -m llmplatform.validate.checkov_scan --ensure-only
 
-## test: the whole suite (unit, component, policy, proofs, live LiteLLM/Postgres/Redis).
+## test: the whole suite (unit, component, policy, proofs, live LiteLLM/Postgres/Redis), on
+## TEST_WORKERS pytest-xdist workers (default 2): the live tests run in order on one of them (xdist
+## group `live`, one Postgres and Redis), the offline tests on the others and in the live tests'
+## waits. TEST_WORKERS=0 runs everything in this process, one test at a time.
+TEST_WORKERS ?= 2
 test: test-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 ## bench: every benchmark (a few minutes on a quiet machine), then docs/benchmarks.md. Not part of `make test`.
 bench: $(STAMP)

@@ -12,14 +12,20 @@ Fixtures:
   fake_backend    function: the session's OpenAI-compatible backend, requests cleared and
                   knobs reset for each test.
   start_proxy     function: factory `start_proxy(config, extra_files=..., env=..., database=...)`
-                  returning a started `LiteLLMProxy`; every proxy it started is stopped at the
-                  end of the test.
+                  returning a started `LiteLLMProxy`; `start_proxy.replicas(n, config, ...)`
+                  starts n of them on one database at the same time. Every proxy it started is
+                  stopped at the end of the test, and Redis is emptied before its first proxy
+                  (LiteLLM keeps spend counters there keyed by team id, and tests reuse team ids).
+
+Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`) every live test is in the xdist
+group `live`, so they all run one after another on one worker, which owns the servers above.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +39,18 @@ from llmplatform.testing.livestack.postgres import PostgresServer
 from llmplatform.testing.livestack.prisma_wasm import PrismaSetupError
 from llmplatform.testing.livestack.proxy import LiteLLMProxy, prepare
 from llmplatform.testing.livestack.redis import RedisServer
+
+
+LIVE_DIR = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's hook turns the group into the node id suffix
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every live test in xdist group `live`: one worker runs them in order, with one Postgres
+    and Redis, while the other workers run the offline tests."""
+    for item in items:
+        if LIVE_DIR in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("live"))
 
 
 def _require_system() -> None:
@@ -90,52 +108,90 @@ def fake_backend(_fake_backend_server: FakeOpenAIBackend) -> FakeOpenAIBackend:
     return backend
 
 
+def _plain_nodeid(nodeid: str) -> str:
+    """The node id without the `@group` suffix pytest-xdist adds under --dist loadgroup."""
+    return re.sub(r"@[A-Za-z0-9_]+$", "", nodeid)
+
+
 def _database_name(nodeid: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "_", nodeid.split("::")[-1].lower()).strip("_")
+    slug = re.sub(r"[^a-z0-9]+", "_", _plain_nodeid(nodeid).split("::")[-1].lower()).strip("_")
     return f"t_{slug}"[:60]
+
+
+class ProxyFactory:
+    """`start_proxy`: starts proxies for one test and stops them all at its end."""
+
+    def __init__(self, request: pytest.FixtureRequest, postgres: PostgresServer, redis: RedisServer) -> None:
+        self.postgres = postgres
+        self.redis = redis
+        self.started: list[LiteLLMProxy] = []
+        self.default_db = _database_name(request.node.nodeid)
+        self._redis_emptied = False
+
+    def _make(self, config: Mapping[str, Any], *, extra_files: Mapping[str, str | bytes | Path] | None = None,
+              env: Mapping[str, str] | None = None, database: str | None = None, master_key: str | None = None,
+              with_redis: bool = True, name: str | None = None, ready_timeout: float = 180.0) -> LiteLLMProxy:
+        self.postgres.start()  # a previous test may have stopped it
+        if with_redis:
+            self.redis.start()
+            if not self._redis_emptied:
+                self.redis.command("FLUSHALL")
+                self._redis_emptied = True
+        proxy = LiteLLMProxy(
+            config,
+            postgres=self.postgres,
+            redis=self.redis if with_redis else None,
+            database=database or self.default_db,
+            master_key=master_key or (self.started[0].master_key if self.started else None),
+            extra_files=extra_files,
+            env=env,
+            ready_timeout=ready_timeout,
+            name=name or f"proxy{len(self.started)}",
+        )
+        self.started.append(proxy)
+        return proxy
+
+    def __call__(self, config: Mapping[str, Any], **kwargs: Any) -> LiteLLMProxy:
+        return self._make(config, **kwargs).start()
+
+    def replicas(self, count: int, config: Mapping[str, Any], **kwargs: Any) -> list[LiteLLMProxy]:
+        """`count` proxies with one config and database (`database=` or the test's), started at
+        the same time (most of a start is the proxy importing LiteLLM, one process each)."""
+        name = kwargs.pop("name", "replica")
+        proxies = [self._make(config, name=f"{name}{i}", **kwargs) for i in range(count)]
+        errors: list[BaseException] = []
+
+        def start(proxy: LiteLLMProxy) -> None:
+            try:
+                proxy.start()
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, in the test's thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start, args=(p,)) for p in proxies]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return proxies
+
+    def close(self) -> None:
+        # The test is over: nothing a graceful shutdown would flush is looked at any more.
+        for proxy in self.started:
+            proxy.close(term_timeout=2.0)
 
 
 @pytest.fixture
 def start_proxy(
     request: pytest.FixtureRequest, livestack_env, postgres: PostgresServer, redis: RedisServer
-) -> Iterator[Callable[..., LiteLLMProxy]]:
+) -> Iterator[ProxyFactory]:
     """Factory for started proxies; each test gets its own database unless `database=` is given."""
-    started: list[LiteLLMProxy] = []
-    default_db = _database_name(request.node.nodeid)
-
-    def factory(
-        config: Mapping[str, Any],
-        *,
-        extra_files: Mapping[str, str | bytes | Path] | None = None,
-        env: Mapping[str, str] | None = None,
-        database: str | None = None,
-        master_key: str | None = None,
-        with_redis: bool = True,
-        name: str | None = None,
-        ready_timeout: float = 180.0,
-    ) -> LiteLLMProxy:
-        postgres.start()  # a previous test may have stopped it
-        if with_redis:
-            redis.start()
-        proxy = LiteLLMProxy(
-            config,
-            postgres=postgres,
-            redis=redis if with_redis else None,
-            database=database or default_db,
-            master_key=master_key or (started[0].master_key if started else None),
-            extra_files=extra_files,
-            env=env,
-            ready_timeout=ready_timeout,
-            name=name or f"proxy{len(started)}",
-        )
-        started.append(proxy)
-        return proxy.start()
-
+    factory = ProxyFactory(request, postgres, redis)
     try:
         yield factory
     finally:
-        for proxy in started:
-            proxy.close()
+        factory.close()
         # Leave the shared servers up for the next test.
         postgres.start()
         redis.start()
@@ -168,7 +224,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if marker is None or not (report.when == "call" or (report.when == "setup" and not report.passed)):
         return
     results = item.session.stash.setdefault(_LIVE_KEY, {})
-    results[item.nodeid] = {
+    results[_plain_nodeid(item.nodeid)] = {
         "claim": marker.args[0] if marker.args else item.name,
         "outcome": report.outcome,
         "facts": item.stash.get(_FACTS_KEY, {}),

@@ -39,6 +39,13 @@ def prices(config: dict[str, Any], served: str) -> tuple[float, float]:
     return params["input_cost_per_token"], params["output_cost_per_token"]
 
 
+def counted_spend(redis, team_id: str) -> float:
+    """The team's spend as LiteLLM's admission check reads it: the cross-replica counter in Redis
+    (`spend:team:<id>`, INCRBYFLOAT; LiteLLM 1.100.1 `get_current_spend`)."""
+    value = redis.command("GET", f"spend:team:{team_id}")
+    return float(value) if value is not None else 0.0
+
+
 def wait_for(predicate, timeout_s: float, interval_s: float = 1.0):
     deadline = time.monotonic() + timeout_s
     while True:
@@ -51,8 +58,9 @@ def wait_for(predicate, timeout_s: float, interval_s: float = 1.0):
 @pytest.mark.sr3_live("a tenant key is refused with budget_exceeded once its team budget is spent; "
                       "the backend sees no call after the refusal")
 def test_a_tenant_key_is_refused_with_budget_exceeded_once_its_budget_is_spent(
-        start_proxy, fake_backend, live_facts) -> None:
+        start_proxy, fake_backend, redis, live_facts) -> None:
     gw = rendered_gateway("prod", fake_backend, tenants=[TENANT])
+    assert gw.redis  # prod: admission reads the spend counter in Redis
     proxy = start_proxy(gw.config, extra_files=gw.extra_files, env=gw.env, with_redis=gw.redis)
     cfg = gw.cfg
     served = {m.name: m.served_name for m in cfg.models}
@@ -87,8 +95,13 @@ def test_a_tenant_key_is_refused_with_budget_exceeded_once_its_budget_is_spent(
         if resp.status_code != 200:
             refusal = resp
             break
-        # Spend is settled after the answer is sent; let it land before the next admission check.
-        time.sleep(0.5)
+        # LiteLLM settles a call's cost after the answer is sent (until then the counter holds
+        # the call's reservation, its estimate). Waiting for the counter to hold every call served
+        # so far, however long that takes on a loaded machine, makes each admission check see
+        # every earlier call, which the exact count below is about.
+        settled = wait_for(lambda: counted_spend(redis, "labs") >= statuses.count(200) * call_cost - 1e-12,
+                           timeout_s=60, interval_s=0.1)
+        assert settled, f"call {len(statuses)}'s cost never reached the spend counter: {counted_spend(redis, 'labs')}"
     assert refusal is not None, f"never refused after {len(statuses)} calls: {statuses}"
     served_calls = statuses.count(200)
     assert served_calls == expected_calls, statuses

@@ -8,6 +8,12 @@ own process group with its output in `proxy.log`. `start()` returns once `/healt
 answers with the database connected, or raises `ProxyStartError` carrying the log tail.
 `stop()` terminates the whole process group (the proxy and its Prisma engine).
 
+The `prisma` command on the proxy's PATH is a stand-in that fails at once (`PRISMA_CLI_STANDIN`).
+LiteLLM runs the Prisma CLI only while starting (`prisma` to see that it exists, then
+`prisma migrate diff` because `DISABLE_SCHEMA_UPDATE` is set), and here the real CLI always fails
+that diff: it has no schema engine (migrations are applied with psql). The real CLI took 8-15 s
+of every start on an idle 2-core machine and over 60 s under load, for the same failure.
+
 Several proxies may share one Postgres database and one Redis (replicas).
 """
 
@@ -35,6 +41,14 @@ from .postgres import PostgresServer
 from .redis import RedisServer
 
 READY_TIMEOUT_S = 180.0
+PRISMA_CLI_STANDIN = """#!/bin/sh
+# llmplatform livestack: stands in for the Prisma CLI in the proxy's PATH. LiteLLM calls it only at
+# start (`prisma`, then `prisma migrate diff`); the real CLI fails that diff here too, having no
+# schema engine. Migrations were applied with psql.
+[ "$#" -eq 0 ] && exit 0
+echo "Error: Prisma CLI stand-in (livestack): no schema engine; migrations are applied with psql" >&2
+exit 1
+"""
 _MIGRATION_LOCK = threading.Lock()
 _MIGRATED: set[tuple[str, int, str]] = set()
 
@@ -147,9 +161,11 @@ class LiteLLMProxy:
         """SIGKILL the proxy's process group at once (a crashed replica)."""
         self.stop(term_timeout=0)
 
-    def close(self) -> None:
-        """Stop and delete the working folder (set LLMP_KEEP_PROXY_DIRS=1 to keep it for debugging)."""
-        self.stop()
+    def close(self, term_timeout: float = 15.0) -> None:
+        """Stop and delete the working folder (set LLMP_KEEP_PROXY_DIRS=1 to keep it for debugging).
+
+        term_timeout: seconds the proxy gets to shut down after SIGTERM before the group is killed."""
+        self.stop(term_timeout=term_timeout)
         if os.environ.get("LLMP_KEEP_PROXY_DIRS"):
             self._holder.clear()
             self._finalizer.detach()
@@ -192,6 +208,10 @@ class LiteLLMProxy:
     # ------------------------------------------------------------------ internals
     def _write_files(self) -> None:
         self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
+        standin = self.workdir / "bin" / "prisma"
+        standin.parent.mkdir(exist_ok=True)
+        standin.write_text(PRISMA_CLI_STANDIN)
+        standin.chmod(0o755)
         for rel, content in self.extra_files.items():
             target = (self.workdir / rel).resolve()
             if self.workdir.resolve() not in target.parents:
@@ -206,7 +226,8 @@ class LiteLLMProxy:
 
     def _environment(self, venv: litellm_env.LiteLLMEnv) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP_PREFIXES)}
-        env["PATH"] = f"{venv.bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"
+        env["PATH"] = os.pathsep.join([str(self.workdir / "bin"), str(venv.bin_dir),
+                                       os.environ.get("PATH", "/usr/bin:/bin")])
         env.update(
             {
                 "LITELLM_MASTER_KEY": self.master_key,
