@@ -9,6 +9,7 @@ import pulumi
 from components.platform_namespaces import PlatformNamespaces, PlatformNamespacesArgs
 from llmplatform.config import GkeSubstrate, TrustTier
 from llmplatform.config.pulumi_source import read_platform_config, read_secret
+from llmplatform.serving.control_plane import control_plane_ports
 from substrates.gke import budget_backup_writer, build_gke
 
 cfg = read_platform_config()
@@ -16,7 +17,8 @@ stack = pulumi.get_stack()
 
 # --- substrate: a Kubernetes provider plus the capability object ---
 if isinstance(cfg.substrate, GkeSubstrate):
-    substrate = build_gke("gke", stack, cfg.substrate, cfg.gpu_pool)
+    # With private nodes, the charts' webhook and APIService ports (derived from the rendered charts).
+    substrate = build_gke("gke", stack, cfg.substrate, cfg.gpu_pool, control_plane_ports=control_plane_ports())
 else:
     from substrates.vast.substrate import build_vast  # noqa: E402 - only Vast stacks import the Vast substrate
 
@@ -24,6 +26,7 @@ else:
     substrate = build_vast("vast", stack, cfg.substrate,
                            ssh_private_key=read_secret("vast_ssh_private_key"))
 k8s_opts = pulumi.ResourceOptions(providers={"kubernetes": substrate.provider})
+pulumi.export("substrateCapabilities", substrate.capabilities.as_json())
 
 namespaces = PlatformNamespaces(
     "platform",

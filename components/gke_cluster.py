@@ -30,6 +30,10 @@ from llmplatform.config.model import (
 
 TYPE = "llmplatform:gke_cluster:GkeCluster"
 
+MIN_MASTER_VERSION = "1.34"
+"""GKE installs and owns the Inference Extension's InferencePool v1 CRD from 1.34 (the GKE capability
+`managed_crds` says so, and the serving layer then does not apply the bundle); an older control plane would
+leave InferencePools with no CRD. The release channel still picks the patch version and upgrades."""
 DATAPATH_PROVIDER = "ADVANCED_DATAPATH"
 """Dataplane V2 (eBPF/Cilium): enforces NetworkPolicy natively, which SR1 depends on."""
 
@@ -251,6 +255,7 @@ class GkeCluster(pulumi.ComponentResource):
             },
             master_authorized_networks_config=authorized,
             release_channel={"channel": args.release_channel},
+            min_master_version=MIN_MASTER_VERSION,
             workload_identity_config={"workload_pool": f"{args.project}.svc.id.goog"},
             gateway_api_config={"channel": "CHANNEL_STANDARD"},
             addons_config={

@@ -51,9 +51,6 @@ class ServingStackArgs:
     high_availability: bool = False
     """True (prod): two replicas and PDBs for the Kueue and KEDA controllers, whose webhooks every
     serving pod creation and scale passes through."""
-    install_inference_crds: bool = True
-    """True: apply the Gateway API Inference Extension CRDs of the pinned release. False where the
-    cluster manages them. Gateway API CRDs themselves are expected (GKE installs them)."""
     route_timeout_seconds: int = 600
     """HTTPRoute request timeout: longest generation (streamed or not) the gateway lets run."""
     cpu_per_gpu: int = 4
@@ -168,7 +165,9 @@ class ServingStack(pulumi.ComponentResource):
         istio_base = release("istio-base", charts.ISTIO_BASE, istio_ns.metadata.name, charts.istio_base_values())
         istiod = release("istiod", charts.ISTIOD, istio_ns.metadata.name, charts.istiod_values(), istio_base)
         crds = None
-        if args.install_inference_crds:
+        # The bundle creates InferencePool v1 (and the alpha kinds the EPP watches only if present); where the
+        # substrate owns InferencePool (GKE >= 1.34) applying it would fail with AlreadyExists.
+        if images.GIE_INFERENCE_POOL_CRD not in caps.managed_crds:
             crds = k8s.yaml.v2.ConfigFile(f"{name}-inference-crds", file=images.GIE_CRDS_URL, opts=child())
 
         # --- Kueue: flavors, cluster queues, local queues ------------------------------------
@@ -205,7 +204,7 @@ class ServingStack(pulumi.ComponentResource):
             self.deployments[m.name] = self._model(
                 name, m, args, serving_ns, gateway_ns, child, custom,
                 server_deps=(kueue_rel, serving_lq, key_secret, hf_secret, vllm_sa),
-                pool_deps=(crds,), scaler_deps=(keda_rel,))
+                pool_deps=(crds,), scaler_deps=(keda_rel,), admission_deps=(kueue_rel,))
 
         self.served_names = {m.name: m.served_name for m in args.models}
         self.model_headers = {m.name: routing.model_headers(m) for m in args.models}
@@ -221,15 +220,19 @@ class ServingStack(pulumi.ComponentResource):
     def _model(self, name: str, m: ModelSpec, args: ServingStackArgs, serving_ns: pulumi.Input[str],
                gateway_ns: pulumi.Input[str], child: Any, custom: Any, *,
                server_deps: Sequence[pulumi.Resource | None], pool_deps: Sequence[pulumi.Resource | None],
-               scaler_deps: Sequence[pulumi.Resource | None]) -> k8s.apps.v1.Deployment:
+               scaler_deps: Sequence[pulumi.Resource | None],
+               admission_deps: Sequence[pulumi.Resource | None]) -> k8s.apps.v1.Deployment:
         """One model's resources; logical names `<name>-<model>-<role>`."""
         base = f"{name}-{m.name}"
         d = vllm.deployment(m, args.capabilities, serving_ns, queue=names.LOCAL_QUEUE,
                             prefix_caching=args.prefix_caching, cpu_per_gpu=args.cpu_per_gpu,
                             memory_gib_per_gpu=args.memory_gib_per_gpu, weights_volume_gib=args.weights_volume_gib)
         # KEDA owns spec.replicas after creation; the rendered value is only the starting point.
-        deployment = k8s.apps.v1.Deployment(f"{base}-vllm", metadata=d["metadata"], spec=d["spec"],
-                                            opts=child(*server_deps, ignore_changes=["spec.replicas"]))
+        # Pulumi waits for the rollout; its 10-minute default is shorter than one model server's start.
+        deployment = k8s.apps.v1.Deployment(
+            f"{base}-vllm", metadata=d["metadata"], spec=d["spec"],
+            opts=child(*server_deps, ignore_changes=["spec.replicas"],
+                       custom_timeouts=pulumi.CustomTimeouts(**vllm.rollout_timeouts(m))))
         s = vllm.service(m, serving_ns)
         k8s.core.v1.Service(f"{base}-vllm-svc", metadata=s["metadata"], spec=s["spec"], opts=child())
         pdb = vllm.disruption_budget(m, serving_ns)
@@ -247,8 +250,10 @@ class ServingStack(pulumi.ComponentResource):
         binding = k8s.rbac.v1.RoleBinding(f"{base}-epp-binding", metadata=rb["metadata"], role_ref=rb["roleRef"],
                                           subjects=rb["subjects"], opts=child(role, sa))
         e = routing.epp_deployment(m, serving_ns, naming.NS_SERVING)
+        # Kueue's Deployment webhooks (failurePolicy Fail) intercept every Deployment in its managed
+        # namespaces, this one included: it is created only once the Kueue release serves them.
         k8s.apps.v1.Deployment(f"{base}-epp", metadata=e["metadata"], spec=e["spec"],
-                               opts=child(config, binding, *pool_deps))
+                               opts=child(config, binding, *pool_deps, *admission_deps))
         es = routing.epp_service(m, serving_ns)
         k8s.core.v1.Service(f"{base}-epp-svc", metadata=es["metadata"], spec=es["spec"], opts=child())
         pool = custom(f"{base}-pool", routing.inference_pool(m, serving_ns), *pool_deps)

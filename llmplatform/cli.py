@@ -85,6 +85,7 @@ def plan(
         err_console.print(f"[red]offline plan failed:[/] {exc}", highlight=False)
         raise typer.Exit(3) from None
     paths = write_plan(run, out_dir)
+    charts = _render_charts(paths["plan"], out_dir)
     if not quiet:
         console.print(resource_tree(run))
         console.print(summary_table(run))
@@ -107,7 +108,8 @@ def plan(
     console.print(
         f"[green]planned[/] {len(run.registrations)} resources for stack [bold]{stack}[/]: "
         f"{paths['plan'].relative_to(root) if paths['plan'].is_relative_to(root) else paths['plan']}, "
-        f"{n_manifests} manifest file(s) in {paths['manifests']}, policy.json ({counts}), "
+        f"{n_manifests} manifest file(s) and {len(charts.rendered)} of {len(charts.releases)} Helm chart(s) "
+        f"rendered in {paths['manifests']}, policy.json ({counts}), "
         f"cost.json ({totals_text(cost)})", highlight=False,
     )
     if has_mandatory(findings):
@@ -117,6 +119,28 @@ def plan(
         where = (f" -C {root}" if root != Path.cwd().resolve() else "") + (f" --build-dir {out_dir}" if out else "")
         console.print(f"next: [bold]llmp verify {stack}{where}[/] proves SR1-SR3 and manifest validity on this plan "
                       "(docs/verify.md)", highlight=False)
+
+
+def _render_charts(plan_path: Path, out_dir: Path):
+    """Render every Helm release the plan records (llmplatform/charts); a missing chart source is said,
+    and under CI=true it fails the plan (exit 3) so no proof silently runs without the charts' objects."""
+    import json
+    import os
+
+    from llmplatform.charts.write import ChartRenderError, write_charts
+
+    try:
+        charts = write_charts(json.loads(plan_path.read_text()), out_dir)
+    except ChartRenderError as exc:
+        err_console.print(f"[red]chart rendering failed:[/] {exc}", highlight=False)
+        raise typer.Exit(3) from None
+    for entry in charts.missing:
+        err_console.print(f"[yellow]chart not rendered[/] (release {entry['release']}; its objects are not "
+                          f"proved): {entry['reason']}", highlight=False)
+    if charts.missing and os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        err_console.print("[red]CI=true: every chart must be rendered[/]")
+        raise typer.Exit(3)
+    return charts
 
 
 @app.command()
@@ -201,6 +225,11 @@ def validate_multigpu(
     print_summary(report, path, console)
     if not report["passed"]:
         raise typer.Exit(1)
+
+
+from llmplatform.charts.cli import app as _charts_app  # noqa: E402 - sub-app registered after the commands
+
+app.add_typer(_charts_app, name="charts")
 
 
 def main() -> None:  # console-script entry point

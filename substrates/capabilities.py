@@ -21,6 +21,18 @@ class GatewayImplementation(StrEnum):
     KGATEWAY = "kgateway"
 
 
+GATEWAY_API_STANDARD_CRDS = (
+    "GatewayClass.gateway.networking.k8s.io",
+    "Gateway.gateway.networking.k8s.io",
+    "HTTPRoute.gateway.networking.k8s.io",
+    "GRPCRoute.gateway.networking.k8s.io",
+    "ReferenceGrant.gateway.networking.k8s.io",
+)
+"""Gateway API standard-channel CRDs the platform's routing uses (Gateway, HTTPRoute, ReferenceGrant) and
+their siblings. GKE installs them with `gateway_api_config.channel: CHANNEL_STANDARD`; the Vast bootstrap
+applies the release's standard-install bundle."""
+
+
 @dataclass(frozen=True)
 class GpuTaint:
     key: str
@@ -54,6 +66,16 @@ class SubstrateCapabilities:
     load_balancer_available: bool = True
     gateway: GatewayImplementation = GatewayImplementation.ISTIO
     node_os_arch: str = "amd64"
+    managed_crds: tuple[str, ...] = ()
+    """CRDs (`Kind.group`) the substrate installs and owns before the program runs; the program must not
+    create them (pulumi-kubernetes creates client-side: an existing CRD is an AlreadyExists error) and its
+    custom resources of these kinds need no installer to wait for."""
+
+    def as_json(self) -> dict[str, object]:
+        """The facts a proof needs about the substrate, for the plan's stack outputs."""
+        return {"displayName": self.display_name, "managedCrds": sorted(self.managed_crds),
+                "networkPolicyEnforced": self.network_policy_enforced, "gateway": self.gateway.value,
+                "runtimeClassName": self.runtime_class_name, "gpuResourceName": self.gpu_resource_name}
 
     @property
     def gpu_memory_utilization(self) -> float:

@@ -10,7 +10,13 @@ from components.gpu_pool import GpuPool, GpuPoolArgs, Sharing
 from llmplatform import naming
 from llmplatform.config import ACCELERATORS, GkeSubstrate, GpuPool as GpuPoolConfig, GpuSharing
 from substrates.base import Substrate
-from substrates.capabilities import GatewayImplementation, GpuTaint, SubstrateCapabilities
+from llmplatform.serving.images import GIE_INFERENCE_POOL_CRD
+from substrates.capabilities import (
+    GATEWAY_API_STANDARD_CRDS,
+    GatewayImplementation,
+    GpuTaint,
+    SubstrateCapabilities,
+)
 
 
 def gke_capabilities(pool: GpuPoolConfig) -> SubstrateCapabilities:
@@ -29,6 +35,9 @@ def gke_capabilities(pool: GpuPoolConfig) -> SubstrateCapabilities:
         storage_class="standard-rwo",
         load_balancer_available=True,
         gateway=GatewayImplementation.ISTIO,
+        # Gateway API from `gateway_api_config`; InferencePool v1 is installed and owned by GKE from 1.34
+        # (GkeCluster pins that minimum), so the program must not apply the Inference Extension bundle.
+        managed_crds=(*GATEWAY_API_STANDARD_CRDS, GIE_INFERENCE_POOL_CRD),
     )
 
 

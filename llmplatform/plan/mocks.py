@@ -71,6 +71,8 @@ class Registration:
     additional_secret_outputs: list[str] = field(default_factory=list)
     delete_before_replace: bool = False
     retain_on_delete: bool = False
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    """`customTimeouts` as Pulumi duration strings (`create: 45m`); empty: the provider's defaults."""
 
 
 class PlanMocks(pulumi_mocks.Mocks):
@@ -165,6 +167,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             additional_secret_outputs=sorted(request.additionalSecretOutputs),
             delete_before_replace=bool(request.deleteBeforeReplace),
             retain_on_delete=bool(request.retainOnDelete),
+            custom_timeouts={k: v for k in ("create", "update", "delete")
+                             if (v := getattr(request.customTimeouts, k, ""))},
         )
         with self._lock:
             self.registrations[urn] = reg

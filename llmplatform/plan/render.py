@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from llmplatform.k8s.yaml_docs import documents
 from llmplatform.plan.mocks import SECRET_SIG, SECRET_VALUE_SIG, Registration
 from llmplatform.plan.runner import PlanRun
 
@@ -78,6 +79,7 @@ def plan_document(run: PlanRun) -> dict[str, Any]:
             "additionalSecretOutputs": reg.additional_secret_outputs,
             "deleteBeforeReplace": reg.delete_before_replace,
             "retainOnDelete": reg.retain_on_delete,
+            "customTimeouts": reg.custom_timeouts,
         }
         entry["options"] = {k: v for k, v in options.items() if v}
         resources.append(entry)
@@ -91,16 +93,26 @@ def plan_document(run: PlanRun) -> dict[str, Any]:
     }
 
 
+def is_manifest_type(type_token: str) -> bool:
+    """True for resource types that are Kubernetes objects (not providers, Helm releases or remote components)."""
+    return type_token.startswith("kubernetes:") and type_token not in _NOT_MANIFESTS
+
+
 def is_manifest(reg: Registration) -> bool:
-    return reg.custom and reg.type.startswith("kubernetes:") and reg.type not in _NOT_MANIFESTS
+    return reg.custom and is_manifest_type(reg.type)
 
 
 def manifest_of(reg: Registration) -> dict[str, Any]:
     """The Kubernetes object a registration would apply (apiVersion/kind from inputs or the type token)."""
-    obj = scrub(reg.inputs)
+    return manifest_from(reg.type, scrub(reg.inputs))
+
+
+def manifest_from(type_token: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """The Kubernetes object of a resource's (scrubbed) inputs, as `manifest_of` writes it."""
+    obj = dict(inputs)
     if "apiVersion" not in obj or "kind" not in obj:
         # kubernetes:<group>/<version>:<Kind>, where group "core" is the legacy "" group.
-        _, gv, kind = reg.type.split(":")
+        _, gv, kind = type_token.split(":")
         group, _, version = gv.rpartition("/")
         obj["apiVersion"] = version if group == "core" else f"{group}/{version}"
         obj["kind"] = kind
@@ -159,5 +171,5 @@ def load_manifests(man_dir: Path, *, charts: bool = True) -> list[dict[str, Any]
         paths += sorted(man_dir.glob("charts/*/*.yaml"))
     docs: list[dict[str, Any]] = []
     for path in paths:
-        docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
+        docs.extend(doc.data for doc in documents(path.read_text()) if doc.data)
     return docs

@@ -34,6 +34,16 @@ GIE_CRDS_URL = (
 )
 """The release's CRD bundle (InferencePool v1 plus the x-k8s alpha kinds the EPP watches), the
 upstream install path; same version as the EPP."""
+GIE_BUNDLE_CRDS = (
+    "InferenceModelRewrite.inference.networking.x-k8s.io",
+    "InferenceObjective.inference.networking.x-k8s.io",
+    "InferencePoolImport.inference.networking.x-k8s.io",
+    "InferencePool.inference.networking.k8s.io",
+)
+"""The CRDs (`Kind.group`) that bundle creates: kubernetes-sigs/gateway-api-inference-extension tag v1.5.0,
+config/crd/kustomization.yaml (the bundle is `kustomize build config/crd`). The EPP needs only
+InferencePool; it discovers the alpha kinds and watches them if present (pkg/epp/server/controller_config.go)."""
+GIE_INFERENCE_POOL_CRD = "InferencePool.inference.networking.k8s.io"
 
 METRICS = {
     "running": "vllm:num_requests_running",

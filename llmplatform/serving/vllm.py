@@ -118,6 +118,28 @@ def _probe(period: int, failures: int, timeout: int = 5) -> dict[str, Any]:
             "failureThreshold": failures, "timeoutSeconds": timeout}
 
 
+STARTUP_PROBE = {"period": 10, "failures": 180}
+"""Weights are local when the server starts, so a start is load + compile + CUDA graphs: 30 minutes."""
+PROVISIONING_ALLOWANCE_S = 1200
+"""Before the startup probe runs: a GPU node scaled up (~5 min), the vLLM image pulled (~5 min) and the
+weights downloaded by the init container (~10 min for a 7B model): 20 minutes on top of the probe."""
+
+
+def startup_budget_seconds() -> int:
+    """How long one pod may take from creation to Ready: provisioning, the startup probe's full allowance and
+    one readiness period."""
+    return PROVISIONING_ALLOWANCE_S + STARTUP_PROBE["period"] * STARTUP_PROBE["failures"] + 5
+
+
+def rollout_timeouts(model: ModelSpec) -> dict[str, str]:
+    """Pulumi `customTimeouts` for the model's Deployment (its default wait is 10 minutes, shorter than one
+    pod's start). Create: one start (pods start in parallel). Update: a rolling update with maxSurge 1
+    replaces pods one at a time, up to `max_replicas` (KEDA owns the live replica count)."""
+    per_pod = -(-startup_budget_seconds() // 60)
+    update = per_pod * (model.max_replicas if model.max_replicas > 1 else 1)
+    return {"create": f"{per_pod}m", "update": f"{update}m"}
+
+
 def server_container(model: ModelSpec, caps: SubstrateCapabilities, *, prefix_caching: bool,
                      cpu_per_gpu: int, memory_gib_per_gpu: int) -> dict[str, Any]:
     gpus = model.gpus_per_replica
@@ -138,8 +160,7 @@ def server_container(model: ModelSpec, caps: SubstrateCapabilities, *, prefix_ca
             "requests": {"cpu": str(cpu_per_gpu * gpus), "memory": memory, caps.gpu_resource_name: str(gpus)},
             "limits": {"memory": memory, caps.gpu_resource_name: str(gpus)},
         },
-        # Weights are local, so a start is load + compile + CUDA graphs: allow 30 minutes.
-        "startupProbe": _probe(period=10, failures=180),
+        "startupProbe": _probe(period=STARTUP_PROBE["period"], failures=STARTUP_PROBE["failures"]),
         "readinessProbe": _probe(period=5, failures=3),
         "livenessProbe": _probe(period=10, failures=6),
         "securityContext": CONTAINER_SECURITY,

@@ -13,24 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from llmplatform.k8s.selectors import mismatches
 from llmplatform.validate import Checker, Finding, object_id
 
 WORKLOAD_KINDS = {("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"), ("apps", "ReplicaSet"),
                   ("batch", "Job")}
-
-
-def _matches(selector: Mapping[str, Any], pod_labels: Mapping[str, str]) -> list[str]:
-    """Why `selector` does not select `pod_labels` (empty: it does)."""
-    out = [f"matchLabels {k}={v!r} but the template has {k}={pod_labels.get(k)!r}"
-           for k, v in (selector.get("matchLabels") or {}).items() if pod_labels.get(k) != v]
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        present, value = key in pod_labels, pod_labels.get(key)
-        ok = {"In": present and value in values, "NotIn": not present or value not in values,
-              "Exists": present, "DoesNotExist": not present}.get(op, False)
-        if not ok:
-            out.append(f"matchExpressions {key} {op} {values} is not met by the template ({key}={value!r})")
-    return out
 
 
 def selector_findings(objects: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Finding]:
@@ -49,7 +36,7 @@ def selector_findings(objects: Iterable[tuple[str, Mapping[str, Any]]]) -> list[
             out.append(Finding(source=source, object_id=object_id(obj), path="$.spec.selector", rule="selector",
                                message="has no selector; apps/v1 requires a non-empty one", checker=Checker.MANIFEST))
             continue
-        for reason in _matches(selector, template_labels):
+        for reason in mismatches(selector, template_labels):
             out.append(Finding(source=source, object_id=object_id(obj), path="$.spec.selector", rule="selector",
                                message=f"selector does not match the pod template ({reason}); the API server "
                                        "refuses it", checker=Checker.MANIFEST))

@@ -144,8 +144,9 @@ def prove_budgets(objects: list[dict[str, Any]], profile: str, project_dir: Path
 
 
 def prove_validity(build_dir: Path, *, checkov: bool, trust_tier: str = "trusted") -> Proof:
-    """Schemas (CRD and core, strict), workload selectors, checkov with the platform's accepted exceptions,
-    secret scan: over the program's objects and every rendered chart's.
+    """Schemas (CRD and core, strict), checkov with the platform's accepted exceptions, secret scan: over the
+    program's objects and every rendered chart's (what the API server would refuse beyond its schemas,
+    such as a selector that misses its own pods, is the install proof's).
 
     `checkov=False` leaves checkov out (it takes ~10 s); the summary then says so. A custom resource with no
     schema anywhere (its CRD not among the rendered objects, no stored schema) is a failure when every chart
@@ -153,19 +154,12 @@ def prove_validity(build_dir: Path, *, checkov: bool, trust_tier: str = "trusted
     unchecked, with how to provide what is missing.
     """
     from llmplatform.charts.write import read_index
-    from llmplatform.validate import Checker, Finding
     from llmplatform.validate.crd import crd_schema_dir
     from llmplatform.validate.manifests import validate_all
-    from llmplatform.validate.workloads import selector_findings
 
     report = validate_all(build_dir / "manifests")
     charts = read_index(build_dir)
-    findings = list(report.findings) + selector_findings((o.source, o.obj) for o in report.objects)
-    for release in charts.rendered if charts else []:
-        findings += [Finding(source=f"charts/{release['release']}/{d['template']}", object_id=d["object_id"],
-                             message=f"chart {release['chart']} {release['version']} renders key {d['key']!r} twice "
-                                     f"in one mapping (line {d['line']}): only the last value reaches the API server",
-                             checker=Checker.MANIFEST, rule="duplicate-key") for d in release["duplicateKeys"]]
+    findings = list(report.findings)
     missing_charts = [r["release"] for r in charts.missing] if charts else ["(plan predates chart rendering)"]
     incomplete = bool(missing_charts) or not crd_schema_dir().is_dir()
     unchecked = [f for f in findings if f.rule == "no-schema"] if incomplete and not in_ci() else []
@@ -182,7 +176,7 @@ def prove_validity(build_dir: Path, *, checkov: bool, trust_tier: str = "trusted
     summary = (f"{len(report.objects)} objects ({chart_objects} from {len(data['charts']['rendered'])} rendered "
                f"charts): {report.builtin_count} built-in strictly valid for Kubernetes {report.kubernetes_version}, "
                f"{report.custom_count - len(unchecked)} custom resources strictly valid against the CRDs the plan "
-               "installs or the stored upstream schemas, every workload's selector matches its pod template") \
+               "installs or the stored upstream schemas") \
         if not findings else report.summary()
     if unchecked:
         kinds = sorted({f.object_id.split("/")[0] for f in unchecked})
@@ -197,7 +191,8 @@ def prove_validity(build_dir: Path, *, checkov: bool, trust_tier: str = "trusted
         from llmplatform.validate import checkov_scan, checkov_skips
 
         try:
-            scan = checkov_skips.accept_for_tier(checkov_scan.scan_manifests(build_dir / "manifests"), trust_tier)
+            scan = checkov_skips.accept_for_charts(
+                checkov_skips.accept_for_tier(checkov_scan.scan_manifests(build_dir / "manifests"), trust_tier))
         except (checkov_scan.CheckovUnavailable, checkov_scan.CheckovFailed) as exc:
             # Not a pass: hygiene was not checked. `make test-deps` installs checkov; --no-checkov opts out.
             problems.append(f"checkov could not run: {exc}")
@@ -218,6 +213,29 @@ def prove_validity(build_dir: Path, *, checkov: bool, trust_tier: str = "trusted
     summary += f"; no secret leaked ({len(secrets)} mocked secret values scanned)" if not leaks else \
         f"; {len(leaks)} secret leak(s)"
     return Proof("validity", "Manifest validity and secret scan", FAIL if problems else PASS, summary, problems, data)
+
+
+def prove_install_order(build_dir: Path) -> Proof:
+    """The install proof (llmplatform/verify/install): order, reachability, waits and ownership of the first
+    `pulumi up`, over plan.json and every rendered chart."""
+    from llmplatform.verify.install import prove_install
+
+    title = "Install: order, reachability, waits (first pulumi up)"
+    result = prove_install(build_dir)
+    problems = [str(p) for p in result.problems]
+    if result.missing_charts:
+        note = f"charts not rendered, their objects not modelled: {', '.join(result.missing_charts)}"
+        if in_ci():
+            problems.append(f"CI=true and {note}")
+    c = result.counts
+    summary = (f"{len(result.checks)} checks ({', '.join(result.checks)}) over {c['resources']} planned resources, "
+               f"{c['plannedObjects']} program objects and {c['chartObjects']} objects of {c['releases']} Helm "
+               f"releases: " + (f"{len(result.problems)} problem(s)" if result.problems else "the install holds"))
+    if result.missing_charts:
+        summary += f"; not modelled (charts not rendered): {', '.join(result.missing_charts)}"
+    data = {"checks": result.checks, "counts": c, "missingCharts": result.missing_charts,
+            "byCheck": {name: sum(1 for p in result.problems if p.check == name) for name in result.checks}}
+    return Proof("install", title, FAIL if problems else PASS, summary, problems, data)
 
 
 def verify_stack(project_dir: Path, stack: str, *, build_dir: Path | None = None, checkov: bool = True,
@@ -243,5 +261,6 @@ def verify_stack(project_dir: Path, stack: str, *, build_dir: Path | None = None
         _timed(prove_admission, objects, tier, extra_exempt, cel_python_sample=cel_python_sample),
         _timed(prove_budgets, objects, profile, project_dir),
         _timed(prove_validity, build_dir, checkov=checkov, trust_tier=tier),
+        _timed(prove_install_order, build_dir),
     ]
     return VerifyReport(stack=stack, profile=profile, trust_tier=tier, proofs=proofs)

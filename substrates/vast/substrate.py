@@ -12,7 +12,7 @@ import pulumi
 
 from llmplatform.config import VastSubstrate
 from substrates.base import Substrate
-from substrates.capabilities import GatewayImplementation, SubstrateCapabilities
+from substrates.capabilities import GATEWAY_API_STANDARD_CRDS, GatewayImplementation, SubstrateCapabilities
 from substrates.vast.api import canonical_gpu_name
 from substrates.vast.cluster import VastCluster, VastClusterArgs
 
@@ -86,6 +86,7 @@ def vast_capabilities(cfg: VastSubstrate) -> SubstrateCapabilities:
         # the ports rented with the host (the API server's), so nothing outside could reach them.
         load_balancer_available=False,
         gateway=GatewayImplementation.ISTIO,  # the same in-cluster gateway as GKE: pods NetworkPolicy selects
+        managed_crds=GATEWAY_API_STANDARD_CRDS,  # the bootstrap applies the Gateway API standard-install bundle
     )
 
 

@@ -60,9 +60,10 @@ def test_plan_writes_cost_json_with_the_busy_hours_given(dev_busy_40):
 
 def test_quiet_plan_prints_one_cost_line(prod_quiet):
     proc, out = prod_quiet
-    cost_lines = [line for line in proc.stdout.splitlines() if line.startswith("cost: prod idle $")]
+    cost_lines = [line for line in proc.stdout.splitlines() if "cost.json (idle $" in line]
     totals = json.loads((out / "cost.json").read_text())["totals"]
-    assert len(cost_lines) == 1 and f"${totals['idle_usd']:,.2f}/mo" in cost_lines[0]
+    assert len(cost_lines) == 1
+    assert f"idle ${totals['idle_usd']:,.2f}/mo, busy ${totals['busy_usd']:,.2f}/mo" in cost_lines[0]
     assert "Estimated monthly cost" not in proc.stdout
 
 

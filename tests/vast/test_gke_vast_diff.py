@@ -198,8 +198,8 @@ def test_dev_on_gke_and_on_vast_differ_only_where_a_capability_says(
 ) -> None:
     gke_cfg, vast_cfg = _dev_config(), _dev_config(VAST_VARIANTS[variant])
     caps_gke, caps_vast = gke_capabilities(gke_cfg.gpu_pool), vast_capabilities(vast_cfg.substrate)
-    gke = load_manifests(Path(planned("dev")) / "manifests")
-    vast = load_manifests(Path(planned_variant(variant, "dev", {"substrate": VAST_VARIANTS[variant]})) / "manifests")
+    gke = load_manifests(Path(planned("dev")) / "manifests", charts=False)
+    vast = load_manifests(Path(planned_variant(variant, "dev", {"substrate": VAST_VARIANTS[variant]})) / "manifests", charts=False)
 
     # Not vacuous: the serving layer is in both plans, with GPU model servers to compare.
     assert gpu_deployments(gke, caps_gke.gpu_resource_name), "no GPU Deployment in the GKE plan"
