@@ -21,18 +21,6 @@ MAX_DETAIL_LINES = 12
 """Lines of evidence kept under each problem in report.md (verify.json keeps the whole text)."""
 
 
-def presented(proof: Proof, profile: str) -> tuple[str, str]:
-    """(title, status) as a reader should see them: what was proved on this profile.
-
-    SR3's checks pass on dev because dev is meant to fail open; "SR3 budgets fail closed: PASS" would
-    claim the opposite, so off prod the row says that budgets fail open by design and is dormant. A
-    failure stays a failure, and prod keeps its fail-closed title and status.
-    """
-    if proof.name == "sr3" and profile != "prod":
-        return f"SR3 budgets: {profile} fails open (documented)", DORMANT if proof.status == PASS else proof.status
-    return proof.title, proof.status
-
-
 def grouped_skips(skipped: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """checkov skips grouped by (check, scope, reason): one row per accepted exception, with its objects."""
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -54,7 +42,7 @@ def print_report(report: VerifyReport, console: Console) -> None:
     table.add_column("evidence")
     table.add_column("s", justify="right")
     for proof in report.proofs:
-        title, status = presented(proof, report.profile)
+        title, status = proof.title, proof.status
         table.add_row(escape(title), _MARK[status], escape(proof.summary), f"{proof.seconds:.1f}")
     console.print(table)
     skips = [row for proof in report.proofs for row in grouped_skips(proof.data.get("checkov", {}).get("skipped", []))]
@@ -111,10 +99,10 @@ def write_report(report: VerifyReport, out_dir: Path) -> tuple[Path, Path]:
         "|---|---|---|",
     ]
     for proof in report.proofs:
-        title, status = presented(proof, report.profile)
+        title, status = proof.title, proof.status
         lines.append(f"| {title} | {_MD_MARK[status]} | {_cell(proof.summary)} |")
     for proof in report.proofs:
-        lines += ["", f"## {presented(proof, report.profile)[0]}", "", proof.summary, ""]
+        lines += ["", f"## {proof.title}", "", proof.summary, ""]
         if proof.name == "sr1":
             lines += [f"![connectivity matrix]({proof.data.get('matrix', 'connectivity.png')})", "",
                       "Rows are traffic sources (a representative pod per namespace and role, a fresh tenant "
