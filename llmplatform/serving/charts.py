@@ -170,6 +170,14 @@ PROMETHEUS_DEFAULT_JOBS = (
 (prometheus-community/helm-charts tag prometheus-28.10.0, charts/prometheus/values.yaml and templates/cm.yaml)."""
 
 
+PROMETHEUS_CONFIG_RELOAD_SECONDS = 30
+PROMETHEUS_EXTRA_FLAGS = ("enable-feature=auto-reload-config",
+                          f"config.auto-reload-interval={PROMETHEUS_CONFIG_RELOAD_SECONDS}s")
+"""`server.extraFlags` (each rendered as `--<flag>`): replaces the chart's `[web.enable-lifecycle]`."""
+PROMETHEUS_FORBIDDEN_FLAGS = ("--web.enable-lifecycle", "--web.enable-admin-api")
+"""Server flags that open HTTP endpoints which stop Prometheus or delete its data (SR1: never rendered)."""
+
+
 def prometheus_values(serving_ns: str, gateway_ns: str, *, scrape_seconds: int = 15) -> dict[str, Any]:
     """An in-cluster Prometheus for autoscaling signals only: no alertmanager or exporters, no
     cluster-wide default jobs (only `prometheus_scrape_configs`), short retention on an emptyDir
@@ -182,13 +190,21 @@ def prometheus_values(serving_ns: str, gateway_ns: str, *, scrape_seconds: int =
     renders the key twice; the last value wins, the template no longer matches the selector and the API
     server refuses the Deployment (the install proof's selector check catches it).
 
-    Both containers (the server and its config reloader) request what two days of the series of a
-    handful of model servers, endpoint pickers and gateway proxies need, with a memory limit and no
-    CPU limit (KEDA queries it for scaling signals; throttling would delay scale-up). They run as
-    the chart's `nobody` (65534) with RuntimeDefault seccomp, no privilege escalation, no
-    capabilities and a read-only root filesystem: the server writes only to its `/data` emptyDir,
-    the reloader only watches `/etc/config` and calls the server's reload endpoint. Images are pulled
-    `Always` (pinned by tag: the tag is re-resolved at every pod start)."""
+    Lifecycle and admin APIs off (SR1): the pinned chart's `server.extraFlags` default is
+    `[web.enable-lifecycle]` (prometheus-28.10.0 values.yaml), which opens `POST /-/quit` and
+    `/-/reload` to every pod that reaches 9090; a stopped Prometheus leaves KEDA on its fallback. We
+    replace the list, so the rendered args carry neither `--web.enable-lifecycle` nor
+    `--web.enable-admin-api` (`llmp verify` checks the rendered Deployment). The chart's
+    configmap-reload sidecar only POSTs `/-/reload`, so it is turned off; Prometheus v3 re-reads its
+    config file itself (`--enable-feature=auto-reload-config`, checksum every
+    PROMETHEUS_CONFIG_RELOAD_SECONDS), and the mounted ConfigMap is updated in place by the kubelet.
+
+    The server requests what two days of the series of a handful of model servers, endpoint pickers
+    and gateway proxies need, with a memory limit and no CPU limit (KEDA queries it for scaling
+    signals; throttling would delay scale-up). It runs as the chart's `nobody` (65534) with
+    RuntimeDefault seccomp, no privilege escalation, no capabilities and a read-only root filesystem,
+    writing only to its `/data` emptyDir. Images are pulled `Always` (pinned by tag: the tag is
+    re-resolved at every pod start)."""
     nobody = 65534
     container_security = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                           "capabilities": {"drop": ["ALL"]}}
@@ -198,13 +214,10 @@ def prometheus_values(serving_ns: str, gateway_ns: str, *, scrape_seconds: int =
         "kube-state-metrics": {"enabled": False},
         "prometheus-node-exporter": {"enabled": False},
         "prometheus-pushgateway": {"enabled": False},
-        "configmapReload": {"prometheus": {
-            "image": {"pullPolicy": "Always"},
-            "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
-            "containerSecurityContext": dict(container_security),
-        }},
+        "configmapReload": {"prometheus": {"enabled": False}},
         "server": {
             "fullnameOverride": names.PROMETHEUS_SERVER,
+            "extraFlags": list(PROMETHEUS_EXTRA_FLAGS),
             "image": {"pullPolicy": "Always"},
             "global": {"scrape_interval": f"{scrape_seconds}s", "evaluation_interval": f"{scrape_seconds}s"},
             "retention": "2d",

@@ -81,8 +81,7 @@ PROMETHEUS = ChartContract("prometheus", "28.10.0", frozenset({
     p("prometheus-pushgateway.enabled"), p("server.fullnameOverride"), p("server.global"), p("server.retention"),
     p("server.persistentVolume.enabled"), p("server.podLabels"), p("server.service.servicePort"),
     p("server.image.pullPolicy"), p("server.resources"), p("server.securityContext"),
-    p("server.containerSecurityContext"), p("configmapReload.prometheus.image.pullPolicy"),
-    p("configmapReload.prometheus.resources"), p("configmapReload.prometheus.containerSecurityContext"),
+    p("server.containerSecurityContext"), p("configmapReload.prometheus.enabled"), p("server.extraFlags"),
     ("serverFiles", "prometheus.yml"),
     *(("scrapeConfigs", job, "enabled") for job in PROMETHEUS_DEFAULT_JOBS)}))
 # kyverno/kyverno tag kyverno-chart-3.9.0, charts/kyverno/templates/: crds/, the four controllers'
@@ -177,9 +176,11 @@ def test_prometheus_scrapes_only_the_serving_layer_jobs():
 
 def test_prometheus_containers_are_sized_and_locked_down_without_touching_the_selector_labels():
     values = charts.prometheus_values("llm-serving", "llm-gateway")
-    server, reloader = values["server"], values["configmapReload"]["prometheus"]
+    server = values["server"]
+    assert values["configmapReload"]["prometheus"] == {"enabled": False}, "its /-/reload needs the lifecycle API"
+    assert not any(f.startswith(("web.enable-lifecycle", "web.enable-admin-api")) for f in server["extraFlags"])
     assert "podLabels" not in server, "server.podLabels breaks the Deployment's selector (see prometheus_values)"
-    for container in (server, reloader):
+    for container in (server,):
         resources = container["resources"]
         assert set(resources["requests"]) == {"cpu", "memory"} and "memory" in resources["limits"]
         assert container["containerSecurityContext"] == {
