@@ -42,6 +42,16 @@ MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 ROTATE_ENV = "LLMP_ROTATE"
 """Comma-separated tenant names whose keys to rotate on this run; `*` rotates every key."""
 SECRET_NAME = "tenant-{name}-key"
+TENANT_ROUTES: tuple[str, ...] = ("/v1/chat/completions", "/chat/completions", "/v1/completions", "/completions",
+                                  "/v1/models")
+"""Every route a tenant key may call: the ones whose requests the cache-salt hook salts (chat and
+text completions, call types `acompletion` / `atext_completion`) plus the model list. LiteLLM
+1.100.1 matches a key's `allowed_routes` entry exactly or as a path prefix
+(`RouteChecks._route_matches_allowed_route`), so `/models` is deliberately absent: it would also
+admit `/models/{model}:generateContent`, Google's API, which reaches the model unsalted. Anything
+else (Responses, Anthropic messages, Gemini, pass-throughs, MCP, embeddings, batches, files, the
+management API) is refused with 403 before a handler runs. `key_type: llm_api` would instead set
+`["llm_api_routes"]`, which includes all of those."""
 SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
@@ -235,6 +245,9 @@ class AdminAPI:
             raise ReconcileError("POST /key/generate returned no key")
         return key
 
+    def update_key(self, token: str, body: dict[str, Any]) -> None:
+        self._post("/key/update", {"key": token, **body})
+
     def delete_keys(self, tokens: list[str]) -> None:
         if tokens:
             self._post("/key/delete", {"keys": tokens})
@@ -329,11 +342,15 @@ def ensure_key(api: AdminAPI, tenant: Tenant, sink: KeySink, *, rotation: str, f
     )
     if current:
         stale = [k["token"] for _, k in managed[:-1] if k.get("token")]
+        if sorted(newest.get("allowed_routes") or []) != sorted(TENANT_ROUTES):
+            # A key issued before the route list changed keeps its value; only its routes move.
+            api.update_key(newest["token"], {"allowed_routes": list(TENANT_ROUTES)})
     else:
         generation = (managed[-1][0] if managed else 0) + 1
-        # key_type llm_api: the key may call model routes only, never LiteLLM's management API.
+        # allowed_routes: the key may call only routes whose requests carry the tenant's cache salt,
+        # never LiteLLM's management API (see TENANT_ROUTES).
         key = api.generate_key({"team_id": tenant.team_id, "key_alias": key_alias(tenant.name, generation),
-                                "key_type": "llm_api",
+                                "allowed_routes": list(TENANT_ROUTES),
                                 "metadata": {MANAGED_BY_KEY: MANAGED_BY, ROTATION_KEY: rotation}})
         sink.put(tenant, key)
         # Older generations go only once the new key is stored: a failed write leaves the old one working.

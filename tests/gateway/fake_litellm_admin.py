@@ -87,8 +87,18 @@ class FakeLiteLLM:
         token = hashlib.sha256(key.encode()).hexdigest()
         self.keys[token] = {"token": token, "team_id": body["team_id"], "key_alias": body["key_alias"],
                             "metadata": body.get("metadata", {}), "blocked": None,
-                            "key_type": body.get("key_type", "default")}
+                            "key_type": body.get("key_type", "default"),
+                            # LiteLLM 1.100.1 `handle_key_type`: llm_api overrides any allowed_routes sent.
+                            "allowed_routes": (["llm_api_routes"] if body.get("key_type") == "llm_api"
+                                               else list(body.get("allowed_routes") or []))}
         return httpx.Response(200, json={"key": key, "token": token, "key_alias": body["key_alias"]})
+
+    def post_key_update(self, request, body):
+        row = self.keys.get(body["key"])
+        if row is None:
+            return httpx.Response(404, json={"error": "key not found"})
+        row.update({k: v for k, v in body.items() if k != "key"})
+        return httpx.Response(200, json={"key": body["key"]})
 
     def post_key_delete(self, request, body):
         for token in body["keys"]:

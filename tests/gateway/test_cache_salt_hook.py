@@ -102,9 +102,25 @@ def test_shared_and_off_tiers_add_no_salt(hook, mode):
     assert "cache_salt" not in call(hook, {"model": "m", "cache_salt": "c"}, Key(team_id="t"), mode=mode)
 
 
-def test_calls_that_never_reach_the_prefix_cache_are_only_stripped(hook):
-    out = call(hook, {"input": "x", "cache_salt": "c"}, Key(team_id="t"), call_type="aembedding")
-    assert "cache_salt" not in out
+@pytest.mark.parametrize("call_type", ["acompletion", "completion", "atext_completion", "text_completion"])
+def test_chat_and_text_completions_are_salted(hook, call_type):
+    assert call(hook, {"model": "m"}, Key(team_id="t"), call_type=call_type)["cache_salt"]
+
+
+# Call types LiteLLM 1.100.1 passes to a pre-call hook (litellm/types/utils.py CallTypes, and the
+# proxy's pass-through / MCP / realtime endpoints) whose requests the hook cannot salt.
+UNSALTABLE = ("aresponses", "responses", "anthropic_messages", "aanthropic_messages", "pass_through_endpoint",
+              "aembedding", "embedding", "aimage_generation", "arerank", "asearch", "_arealtime",
+              "_aresponses_websocket", "acreate_batch", "acreate_file", "acreate_interaction", "call_mcp_tool",
+              "aquery", "aingest", "acreate_video", "some_future_call_type")
+
+
+@pytest.mark.parametrize("mode", ["tenant-salted", "shared", "off"])
+@pytest.mark.parametrize("call_type", UNSALTABLE)
+def test_call_types_the_hook_cannot_salt_are_refused_with_403_in_every_mode(hook, call_type, mode):
+    with pytest.raises(hook.CallTypeRefused) as refused:
+        call(hook, {"input": "x", "cache_salt": "c"}, Key(team_id="t"), call_type=call_type, mode=mode)
+    assert refused.value.status_code == 403 and call_type in str(refused.value.detail)
 
 
 def test_a_tenant_salted_tier_without_its_secret_refuses_instead_of_sharing(hook):
@@ -207,8 +223,9 @@ def test_litellm_loads_the_hook_and_forwards_the_tenant_salt_to_the_model_server
 
 def test_the_mounted_file_needs_nothing_but_the_standard_library_and_litellm():
     # The LiteLLM image is all the pod has: a third-party import would fail there at start-up.
+    # FastAPI is the proxy's own web framework (litellm[proxy] serves through it).
     tree = ast.parse(Path(hook_path()).read_text())
     roots = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     roots |= {node.module.split(".")[0] for node in ast.walk(tree)
               if isinstance(node, ast.ImportFrom) and node.module and node.module != "__future__"}
-    assert roots - {"litellm"} <= set(sys.stdlib_module_names)
+    assert roots - {"litellm", "fastapi"} <= set(sys.stdlib_module_names)

@@ -43,7 +43,29 @@ def test_a_first_run_creates_every_team_with_its_budget_limits_and_models(fake, 
     assert search["models"] == ["qwen2.5-1.5b-instruct", "qwen2.5-7b-instruct"]
     assert search["metadata"] == {rc.MANAGED_BY_KEY: rc.MANAGED_BY}
     key = fake.valid(sink.keys["search"])
-    assert key["team_id"] == "search" and key["key_type"] == "llm_api" and key["key_alias"] == "llmp-search-1"
+    assert key["team_id"] == "search" and key["key_alias"] == "llmp-search-1"
+    # Only the routes whose requests the cache-salt hook salts, never the llm_api_routes bucket.
+    assert key["allowed_routes"] == list(rc.TENANT_ROUTES)
+
+
+def test_a_key_issued_with_other_routes_is_narrowed_in_place_not_rotated(fake, api):
+    sink = rc.MemorySink()
+    rc.reconcile(api, desired(), sink)
+    row = fake.valid(sink.keys["search"])
+    row["allowed_routes"] = ["llm_api_routes"]  # as a key made with key_type llm_api has
+    keys_before = dict(sink.keys)
+    summary = rc.reconcile(api, desired(), sink)
+    assert not summary.keys_issued and sink.keys == keys_before
+    assert fake.valid(sink.keys["search"])["allowed_routes"] == list(rc.TENANT_ROUTES)
+    assert ("POST", "/key/update", {"key": row["token"], "allowed_routes": list(rc.TENANT_ROUTES)}) in fake.writes
+
+
+def test_tenant_routes_never_prefix_a_route_that_reaches_a_model_unsalted():
+    """LiteLLM matches an allowed route exactly or as a path prefix: `/models` would admit
+    `/models/{model}:generateContent` (Google's API, not salted)."""
+    for route in rc.TENANT_ROUTES:
+        assert route.startswith("/") and not route.endswith("/")
+    assert "/models" not in rc.TENANT_ROUTES
 
 
 def test_a_second_run_changes_nothing(fake, api):

@@ -2,7 +2,7 @@
 
 Mounted unchanged next to LiteLLM's config.yaml (ConfigMap) and loaded through
 `litellm_settings.callbacks: [tenant_cache_salt.proxy_handler_instance]`. It imports only the
-standard library and LiteLLM itself, which is all the LiteLLM image has.
+standard library, LiteLLM and the FastAPI it serves through, which is all the LiteLLM image has.
 
 vLLM keys its automatic prefix cache by the token prefix plus an optional `cache_salt` from the
 request body; two requests share cache blocks only when their salts are equal. A shared cache lets
@@ -18,8 +18,14 @@ one tenant time another's prompts (a hit returns the first token faster), so:
   A missing key rejects the request rather than serving it unsalted.
 - `shared`: nothing is added: everyone shares one cache (the trusted tier).
 - `off`: nothing is added: the model servers run without prefix caching.
-
-LiteLLM's `openai/` provider forwards a top-level `cache_salt` in the JSON body to vLLM.
+- Only call types whose request shape the hook knows are served: chat and text completions
+  (`SALTED_CALL_TYPES`), where LiteLLM's `openai/` provider forwards a top-level `cache_salt` in
+  the JSON body to vLLM. Every other call type LiteLLM 1.100.1 passes to a pre-call hook (Responses,
+  Anthropic messages, Gemini generateContent, pass-through, embeddings, batches, files, realtime,
+  MCP tools ...) is refused with HTTP 403 in every mode: the Responses translation drops
+  `cache_salt`, and for the rest the hook could neither place the salt nor strip a client's.
+  Tenant keys are also limited to those routes (`allowed_routes`, set by the reconciler); this is
+  the second wall, for a key made some other way.
 """
 
 from __future__ import annotations
@@ -40,15 +46,34 @@ TENANT_SALTED = "tenant-salted"
 OFF = "off"
 MODES = (SHARED, TENANT_SALTED, OFF)
 
-SALTED_CALL_TYPES = frozenset({
-    "completion", "acompletion", "text_completion", "atext_completion", "responses", "aresponses",
-})
-"""Call types that reach vLLM's prefix cache (chat, completions, responses); embeddings and the rest
-are only stripped."""
+SALTED_CALL_TYPES = frozenset({"completion", "acompletion", "text_completion", "atext_completion"})
+"""The call types the hook serves: chat (`/chat/completions`) and text completions (`/completions`),
+whose top-level `cache_salt` LiteLLM's `openai/` provider forwards to vLLM. Not `aresponses`: LiteLLM
+1.100.1's Responses path does not carry the hook's `cache_salt` to the model server (issue 15 found
+such calls reaching vLLM unsalted)."""
+
+try:  # LiteLLM's proxy answers an HTTPException raised by a pre-call hook with its status code.
+    from fastapi import HTTPException as _HTTPError
+except ImportError:  # the project's unit tests load this file without LiteLLM's web stack
+    class _HTTPError(Exception):  # type: ignore[no-redef]
+        def __init__(self, status_code: int, detail: Any = None) -> None:
+            super().__init__(detail)
+            self.status_code = status_code
+            self.detail = detail
 
 
 class CacheSaltConfigError(RuntimeError):
     """The hook is configured in a way that would silently share the cache; the request is refused."""
+
+
+class CallTypeRefused(_HTTPError):
+    """HTTP 403: a call type the hook cannot salt (or strip a client salt from) is not served."""
+
+    def __init__(self, call_type: str) -> None:
+        super().__init__(status_code=403, detail={"error": (
+            f"call type {call_type!r} is not served by this gateway: only chat and text completions "
+            f"carry the platform's prefix-cache scope ({', '.join(sorted(SALTED_CALL_TYPES))})")})
+        self.call_type = call_type
 
 
 def tenant_identity(user_api_key_dict: Any) -> str:
@@ -90,8 +115,10 @@ def current_mode() -> str:
 
 def apply_cache_policy(data: dict, user_api_key_dict: Any, call_type: str, *, mode: str, secret: str | None) -> dict:
     """The hook's whole decision as a plain function (the class below only reads the environment)."""
+    if call_type not in SALTED_CALL_TYPES:
+        raise CallTypeRefused(str(call_type))
     strip_client_salt(data)
-    if mode == TENANT_SALTED and call_type in SALTED_CALL_TYPES:
+    if mode == TENANT_SALTED:
         if not secret:
             raise CacheSaltConfigError(f"{KEY_ENV} is empty: refusing to serve a tenant-salted tier unsalted")
         data[SALT_FIELD] = tenant_salt(secret, tenant_identity(user_api_key_dict))
