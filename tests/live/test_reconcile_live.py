@@ -138,7 +138,7 @@ def test_reconciler_provisions_prod_tenants_idempotently_on_the_real_proxy(
         assert key is not None and (keys_dir / f"{t['name']}.key").stat().st_mode & 0o777 == 0o600
         info = key_info(proxy, key)
         assert info["team_id"] == t["team_id"] and info["key_alias"] == f"llmp-{t['name']}-1"
-        assert info["key_type"] == "llm_api"
+        assert sorted(info["allowed_routes"]) == sorted(rc.TENANT_ROUTES)  # salted routes only (issue 15)
     keys = {n: (keys_dir / f"{n}.key").read_text() for n in names}
     assert len(set(keys.values())) == len(names)
 
