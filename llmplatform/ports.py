@@ -1,8 +1,11 @@
 """Ports: a contract between components, NetworkPolicies (SR1) and the proofs. Change with care."""
 
 VLLM_HTTP = 8000
-"""vLLM's OpenAI API and /metrics share this port: NetworkPolicy cannot split them, so completions
-also require the vLLM API key that only LiteLLM holds (a metrics scraper may connect but not call)."""
+"""vLLM's serving port: its OpenAI API, its unauthenticated control routes (`/pause`, `/invocations`,
+...; see llmplatform/serving/vllm_routes.json) and /metrics. Only the inference gateway may connect."""
+VLLM_METRICS = 8001
+"""The model-server pod's metrics-only port (a sidecar that answers GET /metrics from vLLM on loopback):
+what the endpoint pickers and Prometheus connect to instead of VLLM_HTTP."""
 EPP_GRPC = 9002
 """Endpoint picker ext-proc gRPC, called by the gateway proxy."""
 EPP_HEALTH = 9003

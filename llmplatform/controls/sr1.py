@@ -9,8 +9,8 @@ The allowed flows (everything else is denied in the managed namespaces)
 | LiteLLM | inference gateway pods | 80 |
 | LiteLLM | Postgres 5432, Redis 6379 | |
 | inference gateway pods | model servers 8000, endpoint pickers 9002, istiod 15012 | |
-| endpoint pickers | model servers (metrics the picker scores on) | 8000 |
-| Prometheus (monitoring) | model servers 8000, endpoint pickers 9090, gateway pods 15020 (metrics only) | |
+| endpoint pickers | model servers' metrics sidecar (the metrics the picker scores on) | 8001 |
+| Prometheus (monitoring) | model servers 8001, endpoint pickers 9090, gateway pods 15020 (metrics only) | |
 | CNPG operator (cnpg-system) | Postgres instances 5432, 8000 | |
 | Postgres instances | each other 5432, 8000; the kube API; GCS + metadata server (backups only) | |
 | endpoint pickers, Postgres instances, the reconciler | the kube API (`kube_api_cidrs`) | 443, 6443 |
@@ -25,9 +25,10 @@ Selector discipline (the two traps network-config-analyzer found, see NOTES):
 - namespace-only peers use `kubernetes.io/metadata.name` too (In / NotIn), never a label that a
   namespace owner could add.
 
-NetworkPolicy cannot tell the vLLM API from its `/metrics` on the same port (8000): Prometheus and
-the endpoint pickers may connect, but completions also need the vLLM API key, which only LiteLLM
-holds (`ports.VLLM_HTTP`). Native NetworkPolicy cannot select a ServiceAccount either: the LiteLLM
+NetworkPolicy cannot tell vLLM's routes apart on its port (8000), and vLLM 0.14.0 checks its API key
+on `/v1*` only (`llmplatform/serving/vllm_routes.json`): only the inference gateway reaches that port;
+Prometheus and the endpoint pickers read `/metrics` from the pod's metrics-only sidecar
+(`ports.VLLM_METRICS`). Native NetworkPolicy cannot select a ServiceAccount either: the LiteLLM
 peer is (namespace AND role label), and `llmplatform.controls.identity` makes sure only LiteLLM's
 ServiceAccount in its namespace can carry that label.
 
@@ -199,10 +200,12 @@ def model_server_policy(facts: NetworkFacts) -> dict[str, Any]:
     return network_policy(
         "sr1-model-server", serving, role_selector(labels.ROLE_MODEL_SERVER),
         ingress=[
+            # vLLM's port serves routes its API key does not guard (/invocations, /pause, ...): the gateway only,
+            # which forwards /v1/ (HTTPRoute) where the key is checked.
             allow_from([role_peer(facts.gateway_namespace, labels.ROLE_GATEWAY)], tcp(ports.VLLM_HTTP)),
-            # The picker scores pods on their /metrics; it holds no API key, so it cannot call completions.
-            allow_from([role_peer(serving, labels.ROLE_EPP)], tcp(ports.VLLM_HTTP)),
-            allow_from([prometheus_peer(facts)], tcp(ports.VLLM_HTTP)),
+            # The picker scores pods on their /metrics, Prometheus scrapes it: the metrics-only sidecar's port.
+            allow_from([role_peer(serving, labels.ROLE_EPP)], tcp(ports.VLLM_METRICS)),
+            allow_from([prometheus_peer(facts)], tcp(ports.VLLM_METRICS)),
         ],
         egress=egress,
     )
@@ -217,7 +220,7 @@ def endpoint_picker_policy(facts: NetworkFacts) -> dict[str, Any]:
             allow_from([prometheus_peer(facts)], tcp(ports.EPP_METRICS)),
         ],
         egress=[
-            allow_to([role_peer(serving, labels.ROLE_MODEL_SERVER)], tcp(ports.VLLM_HTTP)),
+            allow_to([role_peer(serving, labels.ROLE_MODEL_SERVER)], tcp(ports.VLLM_METRICS)),
             kube_api_egress(facts),  # watches its InferencePool and the pool's pods
         ],
     )

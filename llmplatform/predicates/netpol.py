@@ -62,7 +62,7 @@ _LITELLM = Source(naming.NS_TENANT_GATEWAY, labels.NS_TIER_TENANT_GATEWAY, {labe
 _GATEWAY = Source(naming.NS_GATEWAY, labels.NS_TIER_GATEWAY, {labels.ROLE: labels.ROLE_GATEWAY},
                   what="the inference gateway")
 _EPP_SCRAPE = Source(naming.NS_SERVING, labels.NS_TIER_SERVING, {labels.ROLE: labels.ROLE_EPP},
-                     frozenset({ports.VLLM_HTTP}), what=f"the endpoint picker on port {ports.VLLM_HTTP} (metrics)")
+                     frozenset({ports.VLLM_METRICS}), what=f"the endpoint picker on port {ports.VLLM_METRICS} (metrics)")
 
 
 def _prometheus(port: int) -> Source:
@@ -73,13 +73,13 @@ SR1_CONTRACT: tuple[Protected, ...] = (
     Protected(labels.NS_TIER_GATEWAY, naming.NS_GATEWAY, labels.ROLE_GATEWAY,
               (_LITELLM, _prometheus(GATEWAY_METRICS))),
     Protected(labels.NS_TIER_SERVING, naming.NS_SERVING, labels.ROLE_MODEL_SERVER,
-              (_GATEWAY, _EPP_SCRAPE, _prometheus(ports.VLLM_HTTP))),
+              (_GATEWAY, _EPP_SCRAPE, _prometheus(ports.VLLM_METRICS))),
     Protected(labels.NS_TIER_SERVING, naming.NS_SERVING, labels.ROLE_EPP, (_GATEWAY, _prometheus(ports.EPP_METRICS))),
 )
 """Who may open a connection to what: LiteLLM -> inference gateway -> model servers and endpoint picker.
 Metrics scrapers are the only other callers, each on its metrics port only: Prometheus on every hop,
-and the endpoint picker reading vLLM's /metrics (vLLM serves metrics and completions on one port;
-completions also need the vLLM API key only LiteLLM holds, see llmplatform.ports.VLLM_HTTP)."""
+and the endpoint picker reading vLLM's /metrics from the model server's metrics sidecar (vLLM's own port
+serves routes its API key does not guard, see llmplatform.ports.VLLM_HTTP)."""
 
 
 # ---------------------------------------------------------------- selectors

@@ -152,9 +152,10 @@ GATEWAY_METRICS_PORT = 15020
 
 
 def prometheus_scrape_configs(serving_ns: str, gateway_ns: str) -> list[dict[str, Any]]:
-    """Only the serving layer: vLLM (:8000/metrics), endpoint pickers (:9090/metrics), gateway proxies."""
+    """Only the serving layer: vLLM (its metrics sidecar, :8001/metrics), endpoint pickers (:9090/metrics),
+    gateway proxies."""
     return [
-        _pod_job("model-servers", serving_ns, labels.ROLE_MODEL_SERVER, ports.VLLM_HTTP),
+        _pod_job("model-servers", serving_ns, labels.ROLE_MODEL_SERVER, ports.VLLM_METRICS),
         _pod_job("endpoint-pickers", serving_ns, labels.ROLE_EPP, ports.EPP_METRICS),
         _pod_job("inference-gateway", gateway_ns, labels.ROLE_GATEWAY, GATEWAY_METRICS_PORT, "/stats/prometheus"),
     ]

@@ -109,6 +109,9 @@ def epp_args(model: ModelSpec, namespace_name: str) -> list[str]:
         "--pool-group", INFERENCE_GROUP,
         "--grpc-port", str(ports.EPP_GRPC),
         "--grpc-health-port", str(ports.EPP_HEALTH),
+        # Scrape the pods' metrics-only sidecar, not the serving port (EPP v1.5.0 reads this flag, deprecated
+        # but honoured for a pool with one target port: pkg/epp/datastore/datastore.go).
+        "--model-server-metrics-port", str(ports.VLLM_METRICS),
         "--metrics-port", str(ports.EPP_METRICS),
         "--config-file", f"/config/{EPP_CONFIG_FILE}",
         "--secure-serving=false",

@@ -4,18 +4,22 @@ Everything substrate-specific comes from `SubstrateCapabilities` (GPU resource n
 taint, RuntimeClass, memory fraction); nothing here branches on which substrate it is.
 
 Security: the pod runs as UID 10001 with a read-only root filesystem; vLLM, Torch, Triton and the
-Hugging Face client write only to emptyDirs. The OpenAI API requires `VLLM_API_KEY` (a Secret only
-the tenant gateway also holds); `/health` and `/metrics` stay open so probes and Prometheus work
-without it, and a scraper that may reach port 8000 still cannot call completions.
+Hugging Face client write only to emptyDirs. vLLM 0.14.0 checks `VLLM_API_KEY` (a Secret only the tenant
+gateway also holds) on `/v1*` paths only: `/invocations`, `/inference/v1/generate`, `/pause`,
+`/scale_elastic_ep` and the other routes of `vllm_routes.json` answer anyone who reaches its port. So
+that port (`ports.VLLM_HTTP`) is for the inference gateway alone (which forwards `/v1/` only), and the
+scrapers read `/metrics` from a sidecar on `ports.VLLM_METRICS` that forwards GET /metrics and nothing
+else (`vllm_metrics_proxy`); vLLM has no option of its own to serve metrics on another port.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from llmplatform import labels, ports
 from llmplatform.config import ModelSpec
-from llmplatform.serving import images, names
+from llmplatform.serving import images, names, vllm_metrics_proxy
 from llmplatform.validate import checkov_skips
 from substrates.capabilities import SubstrateCapabilities
 
@@ -26,7 +30,9 @@ WEIGHTS_DIR = "/models"
 CACHE_DIR = "/cache"
 HOME_DIR = "/home/vllm"
 HEALTH_PATH = "/health"
+METRICS_PATH = "/metrics"
 COMPONENT = "model-server"
+METRICS_CONTAINER = "metrics"
 
 # Large model files the HF format does not need (Mistral's consolidated checkpoint, Meta's originals).
 WEIGHTS_EXCLUDE = ("original/*", "consolidated*.safetensors", "*.pth")
@@ -168,6 +174,31 @@ def server_container(model: ModelSpec, caps: SubstrateCapabilities, *, prefix_ca
     }
 
 
+def metrics_proxy_args() -> list[str]:
+    """What the metrics sidecar forwards: GET METRICS_PATH from vLLM's port on loopback, nothing else."""
+    return ["--listen", str(ports.VLLM_METRICS), "--upstream", str(ports.VLLM_HTTP), "--path", METRICS_PATH]
+
+
+def metrics_container() -> dict[str, Any]:
+    """The metrics-only sidecar (`vllm_metrics_proxy`, run from its source with the vLLM image's python3):
+    the endpoint picker and Prometheus read vLLM's metrics here, so they never need vLLM's own port.
+    TCP probes: the proxy is alive while it accepts connections, whether vLLM has started or not."""
+    source = Path(vllm_metrics_proxy.__file__).read_text()
+    tcp_probe = {"tcpSocket": {"port": "metrics"}, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 2}
+    return {
+        "name": METRICS_CONTAINER,
+        "image": images.VLLM_IMAGE,
+        "command": ["python3", "-c", source],
+        "args": metrics_proxy_args(),
+        "ports": [{"name": "metrics", "containerPort": ports.VLLM_METRICS, "protocol": "TCP"}],
+        "env": [{"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}, {"name": "HOME", "value": HOME_DIR}],
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+        "livenessProbe": tcp_probe,
+        "readinessProbe": tcp_probe,
+        "securityContext": CONTAINER_SECURITY,
+    }
+
+
 def gpu_scheduling(caps: SubstrateCapabilities) -> dict[str, Any]:
     """Node affinity on the product label, the GPU taint's toleration and the RuntimeClass, all from
     the capability object (GKE: `cloud.google.com/gke-accelerator`; k3s: the NVIDIA product label)."""
@@ -204,7 +235,7 @@ def deployment(model: ModelSpec, caps: SubstrateCapabilities, namespace: Any, *,
         "securityContext": POD_SECURITY,
         "initContainers": [weights_init_container(model)],
         "containers": [server_container(model, caps, prefix_caching=prefix_caching, cpu_per_gpu=cpu_per_gpu,
-                                        memory_gib_per_gpu=memory_gib_per_gpu)],
+                                        memory_gib_per_gpu=memory_gib_per_gpu), metrics_container()],
         "volumes": [
             {"name": "weights", "emptyDir": {"sizeLimit": f"{weights_volume_gib}Gi"}},
             {"name": "cache", "emptyDir": {"sizeLimit": "20Gi"}},

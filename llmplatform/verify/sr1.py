@@ -192,8 +192,8 @@ def flows() -> list[Flow]:
         ip_peer(ANY_IPV4),
     ]
     epp_peer = pod_peer(serving, _role(labels.ROLE_EPP))
-    # The endpoint picker reads each model server's /metrics on the API port: like Prometheus it may
-    # connect there and nowhere else; completions on that port still need the key only LiteLLM holds.
+    # The endpoint picker reads each model server's /metrics from its metrics sidecar: like Prometheus it
+    # may connect there and nowhere else (vLLM's own port serves routes its key does not guard).
     not_scraper_or_epp = [
         namespace_peer(namespace_not_in([gateway, monitoring, serving])),
         pod_peer(serving, _role_not(labels.ROLE_EPP)),
@@ -201,10 +201,11 @@ def flows() -> list[Flow]:
     ]
     out = [
         Flow("model-servers-only-from-gateway", "forbidden",
-             "no pod but the inference gateway (and Prometheus, on the metrics port only) reaches a model server",
+             "no pod but the inference gateway reaches a model server (Prometheus and the endpoint picker: the "
+             "metrics sidecar's port only)",
              (network_policy("q-model-servers", serving, _role(labels.ROLE_MODEL_SERVER), ingress=[
                  allow_from(not_scraper_or_epp),
-                 allow_from([prometheus_peer, epp_peer], _all_tcp_except(ports.VLLM_HTTP)),
+                 allow_from([prometheus_peer, epp_peer], _all_tcp_except(ports.VLLM_METRICS)),
              ]),)),
         Flow("epp-only-from-gateway", "forbidden",
              "no pod but the inference gateway reaches the endpoint picker (Prometheus: metrics port only)",

@@ -97,10 +97,10 @@ def test_budget_store_accepts_only_litellm_its_own_instances_and_the_cnpg_operat
 # ---- the allow-list ---------------------------------------------------------------------------------
 
 
-def test_model_servers_take_port_8000_only_from_the_gateway_the_picker_and_prometheus():
+def test_model_servers_take_port_8000_from_the_gateway_only_and_the_metrics_port_from_the_picker_and_prometheus():
     policy = sr1.model_server_policy(NetworkFacts())
     rules = policy["spec"]["ingress"]
-    assert all(rule_ports(r) == {("TCP", ports.VLLM_HTTP)} for r in rules)
+    assert [rule_ports(r) for r in rules] == [{("TCP", ports.VLLM_HTTP)}] + [{("TCP", ports.VLLM_METRICS)}] * 2
     assert [r["from"] for r in rules] == [
         [sr1.role_peer(GATEWAY, L.ROLE_GATEWAY)], [sr1.role_peer(SERVING, L.ROLE_EPP)],
         [sr1.pod_peer(naming.NS_MONITORING, {L.NAME: "prometheus"})]]

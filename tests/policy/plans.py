@@ -101,7 +101,7 @@ def network_policies() -> list[Doc]:
     out += [
         network_policy("vllm", serving, role(L.ROLE_MODEL_SERVER), ingress=[
             allow_from([peer(gateway, L.ROLE_GATEWAY)], tcp(ports.VLLM_HTTP)),
-            allow_from([prometheus], tcp(ports.VLLM_HTTP))]),
+            allow_from([prometheus], tcp(ports.VLLM_METRICS))]),
         network_policy("epp", serving, role(L.ROLE_EPP), ingress=[
             allow_from([peer(gateway, L.ROLE_GATEWAY)], tcp(ports.EPP_GRPC)),
             allow_from([prometheus], tcp(ports.EPP_METRICS))]),
