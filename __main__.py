@@ -109,6 +109,7 @@ governance = GovernancePack(
         tenant_gateway=cfg.tenant_gateway,
         fail_closed=cfg.fail_closed,
         litellm_service_account=tenant_gateway.service_account_name,
+        serving_models=tuple(m.name for m in cfg.models),
         namespaces=namespaces,
         # System, GKE-managed and controller namespaces plus `governance.extra_exempt_namespaces`.
         sr2_exempt_namespaces=sr2_exempt_namespaces(cfg.governance.extra_exempt_namespaces),
