@@ -8,8 +8,11 @@ What it renders is decided by one pure function, `llmplatform.controls.tiers.pla
 
 - SR1 network path (enforced on multi-team and untrusted): native NetworkPolicies with default-deny
   in llm-serving, llm-gateway and llm-tenant-gateway (`llmplatform.controls.sr1`), and the identity
-  ValidatingAdmissionPolicy + binding that ties LiteLLM's role label to its namespace and
-  ServiceAccount (`llmplatform.controls.identity`).
+  ValidatingAdmissionPolicy + binding that ties every pod label those policies trust as a peer to
+  its ServiceAccount, generated from the policies (`llmplatform.controls.identity`), and the
+  host-isolation ValidatingAdmissionPolicy: no hostNetwork/PID/IPC, hostPort or privileged pod outside
+  the system namespaces, including namespaces created later (`llmplatform.controls.podsecurity`).
+  Monitoring is under default-deny too (only KEDA reaches Prometheus).
 - SR2 GPU admission (enforced, or audit on trusted): the native ValidatingAdmissionPolicy + binding
   and, with `governance.kyverno`, a pinned Kyverno release and the same rule as a Kyverno
   ClusterPolicy (`llmplatform.controls.sr2`). Managed namespaces are every namespace except the
@@ -36,8 +39,9 @@ from pulumi.errors import InputPropertiesError, InputPropertyErrorDetails
 from components.platform_namespaces import PlatformNamespaces
 from llmplatform import labels, naming
 from llmplatform.config.model import Governance, Profile, TenantGatewaySpec, TenantSpec, TrustTier
-from llmplatform.controls import identity, sr1, sr2, tenancy, tiers
-from llmplatform.controls.exemptions import sr2_exempt_namespaces
+from llmplatform.controls import identity, podsecurity, sr1, sr2, tenancy, tiers
+from llmplatform.controls import namespace_guard
+from llmplatform.controls.exemptions import sr2_exempt_namespaces, unowned_exempt_names
 from llmplatform.predicates.sr3 import BudgetFacts, sr3_violations
 from substrates.capabilities import SubstrateCapabilities
 
@@ -52,6 +56,7 @@ KYVERNO_RELEASE = "kyverno"
 CONTROL_PLAN_CONFIGMAP = "governance-control-plan"
 CONTROL_PLAN_KEY = "control-plan.json"
 SR2_POLICY_NAME = "llmplatform-sr2-gpu-queue"
+SR2_NAMESPACE_GUARD_NAME = "llmplatform-sr2-exempt-names"
 LITELLM_SERVICE_ACCOUNT = "litellm"
 
 
@@ -80,6 +85,9 @@ class GovernancePackArgs:
     litellm_service_account: str = LITELLM_SERVICE_ACCOUNT
     """The only ServiceAccount whose pods may carry `llmplatform.io/role: tenant-gateway` (pass
     `TenantGateway.service_account_name`)."""
+    serving_models: tuple[str, ...] = ()
+    """Names of the served models: each model's endpoint picker runs as its own ServiceAccount, and only
+    those may carry the endpoint-picker label in llm-serving (SR1 identity). Empty: no pod may."""
     namespaces: PlatformNamespaces | None = None
     """Children land in these Namespaces and wait for them; tenant namespaces must exist for every
     tenant on untrusted. None: the fixed names in `llmplatform.naming` (the Namespaces must exist)."""
@@ -147,7 +155,21 @@ def kyverno_values(*, high_availability: bool, exempt_namespaces: tuple[str, ...
 def exempt_namespaces_for(args: GovernancePackArgs) -> tuple[str, ...]:
     if args.sr2_exempt_namespaces is not None:
         return tuple(sorted(set(args.sr2_exempt_namespaces)))
-    return sr2_exempt_namespaces(args.governance.extra_exempt_namespaces)
+    return sr2_exempt_namespaces(args.governance.extra_exempt_namespaces,
+                                 system_namespaces=args.capabilities.system_namespaces)
+
+
+def sr2_scope(args: GovernancePackArgs, plan: tiers.ControlPlan) -> tuple[sr2.KueueScope, sr2.GpuAccess]:
+    """Where Kueue acts (the list its chart values are rendered from) and what reaches a GPU on this substrate."""
+    from llmplatform.serving import charts, kueue
+
+    untrusted = plan.tenant_namespaces.state == tiers.ControlState.ENFORCED
+    tenants = [naming.tenant_namespace(t.name) for t in args.tenants] if untrusted else []
+    caps = args.capabilities
+    return (sr2.KueueScope(namespaces=kueue.managed_namespaces(tenants),
+                           kinds=sr2.kinds_for_frameworks(charts.KUEUE_FRAMEWORKS)),
+            sr2.GpuAccess(taint_keys=(caps.gpu_taint.key,) if caps.gpu_taint else (),
+                          runtime_classes=(caps.runtime_class_name,) if caps.runtime_class_name else ()))
 
 
 def network_facts(args: GovernancePackArgs, plan: tiers.ControlPlan) -> sr1.NetworkFacts:
@@ -159,6 +181,13 @@ def network_facts(args: GovernancePackArgs, plan: tiers.ControlPlan) -> sr1.Netw
         budget_backups=args.tenant_gateway.backup_bucket is not None,
         client_cidrs=args.client_cidrs,
     )
+
+
+def identity_bindings(args: GovernancePackArgs, plan: tiers.ControlPlan) -> tuple[identity.IdentityBinding, ...]:
+    """SR1 identity: one binding per pod label the rendered NetworkPolicies trust (generated from them)."""
+    known = identity.platform_identities(litellm_service_account=args.litellm_service_account,
+                                         serving_models=args.serving_models)
+    return identity.bindings_for(sr1.all_policies(network_facts(args, plan)), known)
 
 
 def validate(args: GovernancePackArgs) -> tuple[tiers.ControlPlan | None, list[InputPropertyErrorDetails]]:
@@ -185,6 +214,12 @@ def validate(args: GovernancePackArgs) -> tuple[tiers.ControlPlan | None, list[I
             "a paper control there. Fix: remove it")
     if not args.litellm_service_account:
         bad("litellm_service_account", "is empty; pass TenantGateway.service_account_name")
+    elif plan is not None and plan.sr1_enforced:
+        try:
+            identity_bindings(args, plan)
+        except identity.UnboundPeerError as exc:
+            for problem in exc.problems:
+                bad("sr1 identity", problem)
     for problem in tenancy.group_format_problems(args.tenant_group_format) + args.tenant_quota.problems():
         path, _, reason = problem.partition(": ")
         bad(path, reason)
@@ -271,21 +306,36 @@ class GovernancePack(pulumi.ComponentResource):
             for policies in sr1.platform_policies(facts).values():
                 for policy in policies:
                     self._network_policy(f"{name}-netpol", policy, namespaced(policy), child())
-            vap, binding = identity.validating_admission_policy(
-                [identity.litellm_binding(args.litellm_service_account)], enforce=True)
+            vap, binding = identity.validating_admission_policy(identity_bindings(args, plan), enforce=True)
             identity_policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
                 f"{name}-identity-policy", metadata=vap["metadata"], spec=vap["spec"], opts=child())
             k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
                 f"{name}-identity-binding", metadata=binding["metadata"], spec=binding["spec"],
                 opts=child(identity_policy))
+            vap, binding = podsecurity.validating_admission_policy(
+                podsecurity.host_exempt_namespaces(args.capabilities.system_namespaces))
+            host_policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+                f"{name}-host-isolation-policy", metadata=vap["metadata"], spec=vap["spec"], opts=child())
+            k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+                f"{name}-host-isolation-binding", metadata=binding["metadata"], spec=binding["spec"],
+                opts=child(host_policy))
 
         # --- SR2: GPU admission (native always; Kyverno when asked) ---------------------------------
+        kueue_scope, gpu_access = sr2_scope(args, plan)
         vap, binding = sr2.validating_admission_policy(SR2_POLICY_NAME, enforce=plan.sr2_enforce,
-                                                       exempt_namespaces=exempt)
+                                                       exempt_namespaces=exempt, kueue=kueue_scope,
+                                                       gpu_access=gpu_access)
         sr2_policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
             f"{name}-sr2-policy", metadata=vap["metadata"], spec=vap["spec"], opts=child())
         k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
             f"{name}-sr2-binding", metadata=binding["metadata"], spec=binding["spec"], opts=child(sr2_policy))
+        guard, guard_binding = namespace_guard.validating_admission_policy(
+            SR2_NAMESPACE_GUARD_NAME, enforce=plan.sr2_enforce, names=unowned_exempt_names(exempt))
+        guard_policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+            f"{name}-sr2-namespace-guard", metadata=guard["metadata"], spec=guard["spec"], opts=child())
+        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+            f"{name}-sr2-namespace-guard-binding", metadata=guard_binding["metadata"], spec=guard_binding["spec"],
+            opts=child(guard_policy))
         if plan.kyverno:
             self.kyverno_release = k8s.helm.v3.Release(
                 f"{name}-kyverno",
@@ -297,7 +347,8 @@ class GovernancePack(pulumi.ComponentResource):
                 values=kyverno_values(high_availability=args.profile == Profile.PROD, exempt_namespaces=exempt),
                 atomic=True, cleanup_on_fail=True, timeout=600,
                 opts=child())
-            policy = sr2.kyverno_cluster_policy(SR2_POLICY_NAME, enforce=plan.sr2_enforce, exempt_namespaces=exempt)
+            policy = sr2.kyverno_cluster_policy(SR2_POLICY_NAME, enforce=plan.sr2_enforce, exempt_namespaces=exempt,
+                                                kueue=kueue_scope, gpu_access=gpu_access)
             k8s.apiextensions.CustomResource(
                 f"{name}-sr2-kyverno-policy", api_version=policy["apiVersion"], kind=policy["kind"],
                 metadata=policy["metadata"], spec=policy["spec"], opts=child(self.kyverno_release))

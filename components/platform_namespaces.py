@@ -8,11 +8,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from llmplatform import labels, naming
+from llmplatform.controls.podsecurity import PSS_BASELINE, PSS_ENFORCE, PSS_RESTRICTED
 
 TYPE = "llmplatform:platform_namespaces:PlatformNamespaces"
 
-# Pod Security Standards: serving and gateways run restricted; operators keep their charts' defaults.
-_PSS = "pod-security.kubernetes.io/enforce"
+# Pod Security Standards (SR1 host isolation, `llmplatform.controls.podsecurity`): serving, gateways,
+# monitoring and tenants run `restricted`; the operators' namespaces `baseline` (no host network, PID,
+# IPC, ports or privileged containers). No namespace we create is `privileged`.
+_PSS = PSS_ENFORCE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,17 +54,18 @@ class PlatformNamespaces(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
-        self.serving = namespace("serving", naming.NS_SERVING, labels.NS_TIER_SERVING, "restricted")
-        self.gateway = namespace("gateway", naming.NS_GATEWAY, labels.NS_TIER_GATEWAY, "restricted")
+        self.serving = namespace("serving", naming.NS_SERVING, labels.NS_TIER_SERVING, PSS_RESTRICTED)
+        self.gateway = namespace("gateway", naming.NS_GATEWAY, labels.NS_TIER_GATEWAY, PSS_RESTRICTED)
         self.tenant_gateway = namespace(
-            "tenant-gateway", naming.NS_TENANT_GATEWAY, labels.NS_TIER_TENANT_GATEWAY, "restricted"
+            "tenant-gateway", naming.NS_TENANT_GATEWAY, labels.NS_TIER_TENANT_GATEWAY, PSS_RESTRICTED
         )
         self.platform = {
-            ns: namespace(ns, ns, labels.NS_TIER_PLATFORM, "privileged" if ns == naming.NS_MONITORING else "baseline")
+            ns: namespace(ns, ns, labels.NS_TIER_PLATFORM,
+                          PSS_RESTRICTED if ns == naming.NS_MONITORING else PSS_BASELINE)
             for ns in (naming.NS_KUEUE, naming.NS_KEDA, naming.NS_MONITORING, naming.NS_CNPG, naming.NS_KYVERNO)
         }
         self.tenants = {
-            t: namespace(f"tenant-{t}", naming.tenant_namespace(t), labels.NS_TIER_TENANT, "restricted")
+            t: namespace(f"tenant-{t}", naming.tenant_namespace(t), labels.NS_TIER_TENANT, PSS_RESTRICTED)
             for t in args.tenant_namespaces
         }
         self.register_outputs({})

@@ -11,6 +11,8 @@ The allowed flows (everything else is denied in the managed namespaces)
 | inference gateway pods | model servers 8000, endpoint pickers 9002, istiod 15012 | |
 | endpoint pickers | model servers' metrics sidecar (the metrics the picker scores on) | 8001 |
 | Prometheus (monitoring) | model servers 8001, endpoint pickers 9090, gateway pods 15020 (metrics only) | |
+| KEDA operator and metrics API server (keda) | Prometheus (monitoring) | 9090 |
+| Prometheus | the kube API (pod discovery) | 443, 6443 |
 | CNPG operator (cnpg-system) | Postgres instances 5432, 8000 | |
 | Postgres instances | each other 5432, 8000; the kube API; GCS + metadata server (backups only) | |
 | endpoint pickers, Postgres instances, the reconciler | the kube API (`kube_api_cidrs`) | 443, 6443 |
@@ -64,6 +66,12 @@ ISTIOD_POD_LABELS: Mapping[str, str] = {"app": "istiod"}
 """Istio's control plane pods; gateway proxies fetch their config from it."""
 CNPG_OPERATOR_POD_LABELS: Mapping[str, str] = {labels.NAME: "cloudnative-pg"}
 """The CloudNativePG operator pods (the `cloudnative-pg` chart's selector label)."""
+KEDA_OPERATOR_POD_LABELS: Mapping[str, str] = {labels.NAME: "keda-operator"}
+"""KEDA's operator pods (keda-2.20.2 chart): they run the ScaledObjects' Prometheus queries."""
+KEDA_METRICS_APISERVER_POD_LABELS: Mapping[str, str] = {labels.NAME: "keda-operator-metrics-apiserver"}
+"""KEDA's external-metrics API server pods (keda-2.20.2 chart), the HPA's source of KEDA's metrics."""
+PROMETHEUS_READERS: tuple[Mapping[str, str], ...] = (KEDA_OPERATOR_POD_LABELS, KEDA_METRICS_APISERVER_POD_LABELS)
+"""Pods in the KEDA namespace that may query Prometheus: the platform's only readers of its API."""
 ISTIO_NAMESPACE = "istio-system"
 ISTIOD_XDS = 15012
 """istiod's TLS xDS port, which gateway proxies connect to."""
@@ -80,7 +88,7 @@ address Dataplane V2 redirects it to."""
 NON_PUBLIC_CIDRS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
 """Excluded from "public internet" egress: RFC 1918, carrier-grade NAT and link-local (metadata)."""
 
-MANAGED_NAMESPACES = (naming.NS_SERVING, naming.NS_GATEWAY, naming.NS_TENANT_GATEWAY)
+MANAGED_NAMESPACES = (naming.NS_SERVING, naming.NS_GATEWAY, naming.NS_TENANT_GATEWAY, naming.NS_MONITORING)
 """Namespaces SR1 puts under default-deny (tenant namespaces join them on the untrusted tier)."""
 CONTROL_LABEL = f"{labels.PREFIX}/control"
 
@@ -94,6 +102,7 @@ class NetworkFacts:
     tenant_gateway_namespace: str = naming.NS_TENANT_GATEWAY
     monitoring_namespace: str = naming.NS_MONITORING
     cnpg_namespace: str = naming.NS_CNPG
+    keda_namespace: str = naming.NS_KEDA
     istio_namespace: str = ISTIO_NAMESPACE
     tenant_namespaces: tuple[str, ...] = ()
     """`tenant-<name>` namespaces (untrusted tier): default-deny, egress only to LiteLLM and DNS."""
@@ -299,6 +308,39 @@ def reconciler_policy(facts: NetworkFacts) -> dict[str, Any]:
     )
 
 
+def prometheus_scrape_egress(facts: NetworkFacts, scraped: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Prometheus's egress, mirrored from the ingress rules of `scraped` that admit Prometheus: it may
+    open exactly the (namespace, pods, ports) those rules let it in on, so a scrape port changed on the
+    target side is changed here too, and Prometheus gets no path the targets do not already accept."""
+    me = prometheus_peer(facts)
+    out = []
+    for policy in scraped:
+        spec = policy.get("spec") or {}
+        for rule in spec.get("ingress") or []:
+            if me in (rule.get("from") or []):
+                target = k8s_netpol.pod_peer(policy["metadata"]["namespace"], spec.get("podSelector") or {})
+                out.append(allow_to([target], list(rule.get("ports") or [])))
+    return out
+
+
+def prometheus_policy(facts: NetworkFacts, scraped: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Prometheus (monitoring): only KEDA's operator and metrics API server reach its API (9090, which
+    also serves the lifecycle and admin endpoints when their flags are on; `charts.prometheus_values`
+    keeps both off). It opens the scrape paths of `scraped` and the kube API (pod discovery)."""
+    readers = [pod_peer(facts.keda_namespace, r) for r in PROMETHEUS_READERS]
+    return network_policy(
+        "sr1-prometheus", facts.monitoring_namespace, pods(PROMETHEUS_POD_LABELS),
+        ingress=[allow_from(readers, tcp(ports.PROMETHEUS_HTTP))],
+        egress=[*prometheus_scrape_egress(facts, scraped), kube_api_egress(facts)],
+    )
+
+
+def monitoring_policies(facts: NetworkFacts, scraped: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The monitoring namespace: default-deny, DNS, and the Prometheus policy (`prometheus_policy`)."""
+    ns = facts.monitoring_namespace
+    return [default_deny(ns), allow_dns(ns), prometheus_policy(facts, scraped)]
+
+
 def tenant_namespace_policies(namespace: str, facts: NetworkFacts) -> list[dict[str, Any]]:
     """A tenant namespace (untrusted tier): default-deny; egress only to LiteLLM :4000 and DNS."""
     return [
@@ -310,8 +352,8 @@ def tenant_namespace_policies(namespace: str, facts: NetworkFacts) -> list[dict[
 
 
 def platform_policies(facts: NetworkFacts) -> dict[str, list[dict[str, Any]]]:
-    """Namespace -> its NetworkPolicies, for the three platform namespaces (tenant namespaces: see
-    `tenant_namespace_policies`)."""
+    """Namespace -> its NetworkPolicies, for the three platform namespaces and monitoring (tenant
+    namespaces: see `tenant_namespace_policies`)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for ns in (facts.serving_namespace, facts.gateway_namespace, facts.tenant_gateway_namespace):
         out[ns] = [default_deny(ns), allow_dns(ns)]
@@ -319,6 +361,7 @@ def platform_policies(facts: NetworkFacts) -> dict[str, list[dict[str, Any]]]:
     out[facts.gateway_namespace] += [gateway_policy(facts)]
     out[facts.tenant_gateway_namespace] += [litellm_policy(facts), budget_db_policy(facts),
                                             budget_cache_policy(facts), reconciler_policy(facts)]
+    out[facts.monitoring_namespace] = monitoring_policies(facts, [p for ps in out.values() for p in ps])
     return out
 
 

@@ -24,8 +24,9 @@ from llmplatform import labels, naming, ports
 INGRESS, EGRESS = "Ingress", "Egress"
 MANAGED_TIERS = (labels.NS_TIER_SERVING, labels.NS_TIER_GATEWAY, labels.NS_TIER_TENANT_GATEWAY, labels.NS_TIER_TENANT)
 """Namespace tiers SR1 puts under default-deny (tenant namespaces exist on the untrusted tier only)."""
-MANAGED_NAMES = (naming.NS_SERVING, naming.NS_GATEWAY, naming.NS_TENANT_GATEWAY)
-"""The platform's own namespaces: managed even if their Namespace object is not rendered here."""
+MANAGED_NAMES = (naming.NS_SERVING, naming.NS_GATEWAY, naming.NS_TENANT_GATEWAY, naming.NS_MONITORING)
+"""The platform's own namespaces (and monitoring, whose Prometheus drives autoscaling): managed even if
+their Namespace object is not rendered here."""
 PROMETHEUS_POD = {labels.NAME: "prometheus"}
 
 

@@ -157,8 +157,49 @@ def _kube_dns() -> dict[str, Any]:
     return pod_peer("kube-system", match_labels(KUBE_DNS))
 
 
-MANAGED_NAMESPACES = (naming.NS_SERVING, naming.NS_GATEWAY, naming.NS_TENANT_GATEWAY)
+MANAGED_NAMESPACES = (naming.NS_SERVING, naming.NS_GATEWAY, naming.NS_TENANT_GATEWAY, naming.NS_MONITORING)
 """Namespaces SR1 puts under default-deny (tenant namespaces join them on the untrusted tier)."""
+KEDA_READERS = ({labels.NAME: "keda-operator"}, {labels.NAME: "keda-operator-metrics-apiserver"})
+"""KEDA's pods (keda-2.20.2 chart labels): the only readers of Prometheus's API."""
+
+
+def _unexplained(ns: str) -> dict[str, Any]:
+    """Pods of `ns` that no allow-rule is about: no platform role (and, in monitoring, not Prometheus)."""
+    sel = _no_role()
+    if ns == naming.NS_MONITORING:
+        sel = {"matchExpressions": sel["matchExpressions"] + _not_labelled(PROMETHEUS_LABELS)["matchExpressions"]}
+    return sel
+
+
+_JOB_ROLE = re.compile(r"^[a-z0-9-]+$")
+
+
+def scrape_targets(objects: list[dict[str, Any]]) -> tuple[list[tuple[str, str, str, int]], list[str]]:
+    """((job, namespace, role, port) per pod scrape job, problems) from the rendered Prometheus config
+    (`prometheus.yml` of a ConfigMap in monitoring): what Prometheus really scrapes, so the proof
+    requires those paths to be open whatever the port contract says."""
+    targets: list[tuple[str, str, str, int]] = []
+    problems: list[str] = []
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        text = (obj.get("data") or {}).get("prometheus.yml") if obj.get("kind") == "ConfigMap" else None
+        if meta.get("namespace") != naming.NS_MONITORING or not text:
+            continue
+        config = yaml.safe_load(text) or {}
+        for job in config.get("scrape_configs") or []:
+            name = job.get("job_name", "?")
+            keep = {tuple(r.get("source_labels") or []): str(r.get("regex", "")) for r in
+                    job.get("relabel_configs") or [] if r.get("action") == "keep"}
+            role = keep.get(("__meta_kubernetes_pod_label_llmplatform_io_role",))
+            port = keep.get(("__meta_kubernetes_pod_container_port_number",))
+            sds = [sd for sd in job.get("kubernetes_sd_configs") or [] if sd.get("role") == "pod"]
+            names = [n for sd in sds for n in (sd.get("namespaces") or {}).get("names") or []]
+            if not (role and port and port.isdigit() and names and _JOB_ROLE.match(role)):
+                problems.append(f"scrape job {name}: not a pod job pinned to a namespace, a role and a port; the "
+                                "proof cannot say which path it needs")
+                continue
+            targets += [(name, ns, role, int(port)) for ns in names]
+    return targets, problems
 
 
 def ingress_only(policies: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -177,8 +218,43 @@ def ingress_only(policies: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- queries
 
 
-def flows() -> list[Flow]:
-    """The SR1 queries, from the label contract and the port contract."""
+def monitoring_flows(objects: list[dict[str, Any]] | None = None) -> list[Flow]:
+    """Prometheus (monitoring): only KEDA reaches its API; it reaches every target it is configured to
+    scrape (read from the rendered config; nothing when no Prometheus config is rendered)."""
+    monitoring, keda = naming.NS_MONITORING, naming.NS_KEDA
+    prometheus_sel = match_labels(PROMETHEUS_LABELS)
+    readers = [pod_peer(keda, match_labels(r)) for r in KEDA_READERS]
+    not_reader = [namespace_peer(namespace_not_in([keda])),
+                  pod_peer(keda, {"matchExpressions": [e for r in KEDA_READERS
+                                                       for e in _not_labelled(r)["matchExpressions"]]}),
+                  ip_peer(ANY_IPV4)]
+    prometheus = pod_peer(monitoring, prometheus_sel)
+    out = [
+        Flow("prometheus-only-from-keda", "forbidden",
+             f"no pod but KEDA's operator and metrics API server reaches Prometheus, and they only on "
+             f"{ports.PROMETHEUS_HTTP}",
+             (network_policy("q-prometheus", monitoring, prometheus_sel, ingress=[
+                 allow_from(not_reader),
+                 allow_from(readers, _all_tcp_except(ports.PROMETHEUS_HTTP))]),)),
+        Flow("keda-reaches-prometheus", "required",
+             "KEDA's operator (which runs the ScaledObjects' queries) reaches Prometheus's API",
+             (network_policy("q-keda-prometheus", monitoring, prometheus_sel, ingress=[
+                 allow_from([readers[0]], tcp(ports.PROMETHEUS_HTTP))]),)),
+    ]
+    targets, _ = scrape_targets(objects or [])
+    if targets:
+        out.append(Flow(
+            "prometheus-reaches-scrape-targets", "required",
+            "Prometheus reaches every target its rendered config scrapes: "
+            + ", ".join(f"{job} ({ns} {role}:{port})" for job, ns, role, port in targets),
+            tuple(network_policy(f"q-scrape-{i}", ns, _role(role), ingress=[allow_from([prometheus], tcp(port))])
+                  for i, (_, ns, role, port) in enumerate(targets))))
+    return out
+
+
+def flows(objects: list[dict[str, Any]] | None = None) -> list[Flow]:
+    """The SR1 queries, from the label contract and the port contract (and, for Prometheus's scrape
+    paths, from its rendered config: `monitoring_flows`)."""
     serving, gateway, tgw = naming.NS_SERVING, naming.NS_GATEWAY, naming.NS_TENANT_GATEWAY
     monitoring = naming.NS_MONITORING
     prometheus_peer = pod_peer(monitoring, match_labels(PROMETHEUS_LABELS))
@@ -233,8 +309,8 @@ def flows() -> list[Flow]:
              )),
         *[Flow(f"default-deny-{ns}", "forbidden",
                f"pods in {ns} without a platform role accept no connection and open none (but DNS)",
-               (network_policy(f"q-deny-in-{ns}", ns, _no_role(), ingress=[allow_from(_anything())]),
-                network_policy(f"q-deny-out-{ns}", ns, _no_role(), egress=[
+               (network_policy(f"q-deny-in-{ns}", ns, _unexplained(ns), ingress=[allow_from(_anything())]),
+                network_policy(f"q-deny-out-{ns}", ns, _unexplained(ns), egress=[
                     allow_to(_anything_but_dns()),
                     allow_to([_kube_dns()], _all_tcp_except(ports.DNS))])))
           for ns in MANAGED_NAMESPACES],
@@ -265,7 +341,7 @@ def flows() -> list[Flow]:
                                   (serving, labels.ROLE_MODEL_SERVER))
              )),
     ]
-    return out
+    return out + monitoring_flows(objects)
 
 
 # ---------------------------------------------------------------- probe pods
@@ -306,6 +382,7 @@ def _workload_pod_labels(objects: list[dict[str, Any]]) -> list[tuple[str, dict[
 def probe_pods(namespaces: list[str], policies: list[dict[str, Any]], objects: list[dict[str, Any]]) -> list[dict]:
     """Pods for NCA: per namespace every role (and none), every selector label set, plus real workloads."""
     label_sets: list[dict[str, str]] = [{}] + [{labels.ROLE: r} for r in ROLE_VALUES] + [PROMETHEUS_LABELS, KUBE_DNS]
+    label_sets += [dict(r) for r in KEDA_READERS]
     label_sets += _selector_label_sets(policies)
     pods: dict[tuple, dict] = {}
     for ns in namespaces:
@@ -358,10 +435,11 @@ def prove_sr1(objects: list[dict[str, Any]], *, workdir: Path | None = None) -> 
     start = time.perf_counter()
     policies = [o for o in objects if o.get("kind") == "NetworkPolicy"]
     rendered_ns = {o["metadata"]["name"]: o for o in objects if o.get("kind") == "Namespace"}
-    ns_names = sorted(set(rendered_ns) | {"kube-system", "default", FRESH_TENANT_NS,
-                                          naming.NS_SERVING, naming.NS_GATEWAY, naming.NS_TENANT_GATEWAY})
+    ns_names = sorted(set(rendered_ns) | {"kube-system", "default", FRESH_TENANT_NS, naming.NS_SERVING,
+                                          naming.NS_GATEWAY, naming.NS_TENANT_GATEWAY, naming.NS_MONITORING,
+                                          naming.NS_KEDA})
     pods = probe_pods(ns_names, policies, objects)
-    all_flows = flows()
+    all_flows = flows(objects)
 
     with tempfile.TemporaryDirectory(dir=workdir) as tmp_name:
         tmp = Path(tmp_name)
@@ -401,5 +479,64 @@ def prove_sr1(objects: list[dict[str, Any]], *, workdir: Path | None = None) -> 
                 if any(p.search(line) for p in _WARNINGS_AS_ERRORS)]
     if proc.returncode != 0 and all(r.passed for r in results) and not warnings:
         warnings.append(f"network-config-analyzer exited {proc.returncode}: {output[-800:]}")
+    results += config_checks(objects) + admission_checks(objects, policies, ns_names)
     return Sr1Result(applicable=True, queries=results, warnings=warnings, probe_pods=len(pods),
                      namespaces=len(ns_names), nca_version=nca_version(), seconds=time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------- checks beside NCA
+
+
+PROMETHEUS_FORBIDDEN_FLAGS = ("--web.enable-lifecycle", "--web.enable-admin-api")
+"""Prometheus server flags that open `/-/quit`, `/-/reload` and the TSDB admin API on its one port."""
+
+
+def prometheus_flag_check(objects: list[dict[str, Any]]) -> QueryResult:
+    """The rendered Prometheus server containers carry no lifecycle/admin flag (its port is KEDA's, and
+    `POST /-/quit` would leave autoscaling on KEDA's fallback)."""
+    found, servers = [], 0
+    for obj in objects:
+        if obj.get("kind") not in ("Deployment", "StatefulSet") or \
+                (obj.get("metadata") or {}).get("namespace") != naming.NS_MONITORING:
+            continue
+        template = (obj.get("spec") or {}).get("template") or {}
+        pod_labels = (template.get("metadata") or {}).get("labels") or {}
+        if any(pod_labels.get(k) != v for k, v in PROMETHEUS_LABELS.items()):
+            continue
+        servers += 1
+        for c in (template.get("spec") or {}).get("containers") or []:
+            for arg in [*(c.get("command") or []), *(c.get("args") or [])]:
+                if str(arg).split("=", 1)[0] in PROMETHEUS_FORBIDDEN_FLAGS:
+                    found.append(f"{obj['kind']} {naming.NS_MONITORING}/{obj['metadata']['name']} container "
+                                 f"{c.get('name')}: {arg}")
+    detail = ("; ".join(found) if found else f"{servers} Prometheus server workload(s) without "
+              f"{' or '.join(PROMETHEUS_FORBIDDEN_FLAGS)}" if servers else
+              "no Prometheus server rendered (its chart was not rendered): not checked")
+    return QueryResult("prometheus-lifecycle-admin-off", "config",
+                       "the Prometheus server runs without --web.enable-lifecycle and --web.enable-admin-api",
+                       not found, detail)
+
+
+def config_checks(objects: list[dict[str, Any]]) -> list[QueryResult]:
+    _, problems = scrape_targets(objects)
+    out = [prometheus_flag_check(objects)]
+    if problems:
+        out.append(QueryResult("prometheus-scrape-jobs-readable", "config",
+                               "every rendered Prometheus scrape job names the pods it scrapes", False,
+                               "; ".join(problems)))
+    return out
+
+
+def admission_checks(objects: list[dict[str, Any]], policies: list[dict[str, Any]],
+                     namespaces: list[str]) -> list[QueryResult]:
+    """Host-network sources and trusted-label identities, from the rendered SR1 admission rules
+    (`llmplatform.verify.sr1_admission`). `namespaces`: the ones the proof models; the Kubernetes
+    system namespaces are not probed (node agents run there, by design)."""
+    from llmplatform.controls.identity import UNBOUND_NAMESPACES
+    from llmplatform.verify import sr1_admission as adm
+
+    rules = adm.enforced_sr1_rules(objects)
+    probed = [ns for ns in namespaces if ns not in UNBOUND_NAMESPACES]
+    checks = [adm.host_isolation_check(rules, probed), adm.identity_check(rules, policies),
+              adm.platform_pods_check(rules, objects)]
+    return [QueryResult(c.name, "admission", c.description, c.passed, c.detail) for c in checks]
