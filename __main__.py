@@ -111,8 +111,9 @@ governance = GovernancePack(
         litellm_service_account=tenant_gateway.service_account_name,
         serving_models=tuple(m.name for m in cfg.models),
         namespaces=namespaces,
-        # System, GKE-managed and controller namespaces plus `governance.extra_exempt_namespaces`.
-        sr2_exempt_namespaces=sr2_exempt_namespaces(cfg.governance.extra_exempt_namespaces),
+        # The substrate's own namespaces, the controllers' and `governance.extra_exempt_namespaces`.
+        sr2_exempt_namespaces=sr2_exempt_namespaces(cfg.governance.extra_exempt_namespaces,
+                                                    system_namespaces=substrate.capabilities.system_namespaces),
         # GKE private clusters: the `kubernetes` Service's endpoint is the control plane's private
         # endpoint inside master_ipv4_cidr. Elsewhere it is not known at plan time (any address).
         kube_api_cidrs=(cfg.substrate.master_ipv4_cidr,)

@@ -151,7 +151,7 @@ class ServingStack(pulumi.ComponentResource):
                 namespace=namespace, values=values, atomic=True, cleanup_on_fail=True, timeout=600,
                 opts=child(*deps))
 
-        managed = [naming.NS_SERVING, *tenant_ns.values()]
+        managed = list(kueue.managed_namespaces(tenant_ns.values()))
         kueue_rel = release("kueue", charts.KUEUE, ns.platform[naming.NS_KUEUE].metadata.name,
                             charts.kueue_values(managed, ha=args.high_availability))
         keda_rel = release("keda", charts.KEDA, ns.platform[naming.NS_KEDA].metadata.name,

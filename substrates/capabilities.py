@@ -70,12 +70,18 @@ class SubstrateCapabilities:
     """CRDs (`Kind.group`) the substrate installs and owns before the program runs; the program must not
     create them (pulumi-kubernetes creates client-side: an existing CRD is an AlreadyExists error) and its
     custom resources of these kinds need no installer to wait for."""
+    system_namespaces: tuple[str, ...] = ("kube-system", "kube-public", "kube-node-lease", "gmp-public", "gmp-system")
+    """Namespaces the substrate itself creates and runs its own pods in (SR2 exempts them by name, and
+    nobody may create one that is missing). Only what this substrate really has: GKE's managed
+    Prometheus namespaces only where that add-on is on, the device plugin's namespace only on k3s."""
 
     def as_json(self) -> dict[str, object]:
         """The facts a proof needs about the substrate, for the plan's stack outputs."""
         return {"displayName": self.display_name, "managedCrds": sorted(self.managed_crds),
                 "networkPolicyEnforced": self.network_policy_enforced, "gateway": self.gateway.value,
-                "runtimeClassName": self.runtime_class_name, "gpuResourceName": self.gpu_resource_name}
+                "runtimeClassName": self.runtime_class_name, "gpuResourceName": self.gpu_resource_name,
+                "gpuTaintKey": self.gpu_taint.key if self.gpu_taint else None,
+                "systemNamespaces": sorted(self.system_namespaces)}
 
     @property
     def gpu_memory_utilization(self) -> float:

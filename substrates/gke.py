@@ -5,9 +5,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from components.gke_cluster import ClusterLocation, GkeCluster, GkeClusterArgs
+from components.gke_cluster import ADDON_NAMESPACES, ClusterLocation, GkeCluster, GkeClusterArgs
 from components.gpu_pool import GpuPool, GpuPoolArgs, Sharing
 from llmplatform import naming
+from llmplatform.controls.exemptions import KUBERNETES_SYSTEM
 from llmplatform.config import ACCELERATORS, GkeSubstrate, GpuPool as GpuPoolConfig, GpuSharing
 from substrates.base import Substrate
 from llmplatform.serving.images import GIE_INFERENCE_POOL_CRD
@@ -38,6 +39,10 @@ def gke_capabilities(pool: GpuPoolConfig) -> SubstrateCapabilities:
         # Gateway API from `gateway_api_config`; InferencePool v1 is installed and owned by GKE from 1.34
         # (GkeCluster pins that minimum), so the program must not apply the Inference Extension bundle.
         managed_crds=(*GATEWAY_API_STANDARD_CRDS, GIE_INFERENCE_POOL_CRD),
+        # Kubernetes' own three plus the namespaces of the add-ons GkeCluster enables (managed Prometheus);
+        # GKE names of add-ons this cluster leaves off (Filestore CSI, Autopilot's gke-gmp-system, ...) are
+        # not exempt: nobody may squat them.
+        system_namespaces=(*KUBERNETES_SYSTEM, *ADDON_NAMESPACES),
     )
 
 

@@ -31,11 +31,24 @@ A request is denied (Enforce / Deny) or reported (Audit) when all of these hold:
    unqueued (Kueue never suspends it), a label only on the workload relies on Kueue to propagate
    it and lets the template's pods reach the pod-level rule unlabelled. Annotations, empty values
    and look-alike keys never count.
+5. **Outside Kueue's scope** (when the caller passes a `KueueScope`): a GPU request is admitted only
+   where Kueue acts on it: the object's kind is one whose Kueue integration is on (`KueueScope.kinds`)
+   and its namespace is one of Kueue's managed namespaces (`KueueScope.namespaces`, the same list
+   Kueue's `managedJobsNamespaceSelector` and its webhooks' namespace selectors are rendered from).
+   A queue label that Kueue never reads is no quota: such a request is denied like an unqueued one.
+6. **GPU access without a GPU request** (when the caller passes a `GpuAccess`): a pod spec that
+   requests no GPU may not tolerate the GPU nodes' taint (a toleration naming its key, or naming no
+   key: `operator: Exists` tolerates every taint), may not use the NVIDIA runtime class, and no
+   container (any list) may set `NVIDIA_VISIBLE_DEVICES` or `NVIDIA_DRIVER_CAPABILITIES` in `env`.
+   Those are the ways to reach a GPU, or a paid GPU node, without Kueue seeing a request.
 
 Out of scope (documented, not silently covered): GPUs obtained through DRA `resourceClaims`,
 pod-level `spec.resources` (the API server only accepts cpu, memory and hugepages there), other
-pod-creating kinds (ReplicaSet, DaemonSet, ...; their pods are still checked at pod admission), and
-time-slicing with `renameByDefault` (`nvidia.com/gpu.shared`), which this platform does not use.
+pod-creating kinds (ReplicaSet, DaemonSet, ...; their pods are still checked at pod admission),
+time-slicing with `renameByDefault` (`nvidia.com/gpu.shared`), which this platform does not use, and
+NVIDIA variables set through `envFrom` or baked into an image (`ENV` in CUDA base images): the
+admission request does not show them; the runtime class rule and, on Vast, the toolkit's refusal of
+the variable for unprivileged containers close that path.
 
 Trust tiers (decided by the caller): enforce on multi-team and untrusted, audit on trusted.
 
@@ -79,13 +92,22 @@ RESOURCE_FIELDS: tuple[str, ...] = ("requests", "limits")
 """Container `resources` maps that are checked; a GPU key in either counts."""
 OPERATIONS: tuple[str, ...] = ("CREATE", "UPDATE")
 """Admission operations the control applies to."""
+NVIDIA_DEVICE_ENV: tuple[str, ...] = ("NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES")
+"""Environment variables the NVIDIA container runtime reads to inject devices and driver libraries."""
 
 KYVERNO_RULE_NAME = "gpu-requires-kueue-queue"
+ACCESS_MESSAGE = (
+    "SR2: a Pod or workload that requests no GPU may not tolerate the GPU nodes' taint, use the NVIDIA runtime "
+    f"class or set {' or '.join(NVIDIA_DEVICE_ENV)} (any container) in a managed namespace: request "
+    "the GPU through a Kueue queue instead"
+)
+"""Shown when a pod reaches for a GPU or a GPU node without requesting one."""
 MESSAGE = (
     f"SR2: a Pod or workload requesting {' or '.join(GPU_RESOURCE_NAMES)} or "
     f"{' or '.join(p + '*' for p in GPU_RESOURCE_PREFIXES)} (in any container, init or ephemeral container, "
     f"requests or limits) in a managed namespace must carry the label {QUEUE_NAME_LABEL} with a non-empty "
-    "value on the object and on every pod template, so that Kueue queues it"
+    "value on the object and on every pod template, and be of a kind Kueue manages in a namespace Kueue "
+    "manages, so that Kueue queues it"
 )
 """Shown to the user on denial; one line (Kyverno and the API server reject multi-line messages)."""
 
@@ -163,6 +185,41 @@ POD_SPEC_PATHS: dict[str, tuple[Path, ...]] = {k.kind: k.pod_spec_paths for k in
 
 
 @dataclass(frozen=True)
+class KueueScope:
+    """Where Kueue acts on a queue label: the namespaces and kinds its configuration manages."""
+
+    namespaces: tuple[str, ...]
+    """Kueue's managed namespaces (`managedJobsNamespaceSelector` `In` these names)."""
+    kinds: tuple[str, ...]
+    """SR2 kinds whose Kueue integration is enabled (see `kinds_for_frameworks`)."""
+
+
+KUEUE_FRAMEWORK_OF: dict[str, str] = {
+    "Pod": "pod", "Deployment": "deployment", "StatefulSet": "statefulset", "Job": "batch/job",
+    "CronJob": "batch/job", "LeaderWorkerSet": "leaderworkerset.x-k8s.io/leaderworkerset",
+}
+"""SR2 kind -> the Kueue integration (`integrations.frameworks` name) that queues it; a CronJob's
+Jobs are queued by the Job integration."""
+
+
+def kinds_for_frameworks(frameworks: Iterable[str]) -> tuple[str, ...]:
+    """The SR2 kinds Kueue queues when `frameworks` are enabled, in WORKLOAD_KINDS order."""
+    on = set(frameworks)
+    return tuple(k.kind for k in WORKLOAD_KINDS if KUEUE_FRAMEWORK_OF[k.kind] in on)
+
+
+@dataclass(frozen=True)
+class GpuAccess:
+    """What gives a pod a GPU or a GPU node besides a GPU request, on this substrate."""
+
+    taint_keys: tuple[str, ...] = ()
+    """Keys of the GPU nodes' taints (GKE: `nvidia.com/gpu`); empty where GPU nodes are untainted."""
+    runtime_classes: tuple[str, ...] = ()
+    """RuntimeClasses that run the NVIDIA container runtime (k3s: `nvidia`)."""
+    env_names: tuple[str, ...] = NVIDIA_DEVICE_ENV
+
+
+@dataclass(frozen=True)
 class Sr2Cel:
     """The one CEL text both renderings carry: named variables (in order) and one validation."""
 
@@ -173,6 +230,19 @@ class Sr2Cel:
     message: str
     exempt_namespaces: tuple[str, ...]
     """Sorted: SYSTEM_NAMESPACES plus the caller's exemptions."""
+    access_expression: str | None = None
+    """With a `GpuAccess`: the second validation (no GPU access without a GPU request)."""
+    access_message: str = ACCESS_MESSAGE
+
+    @property
+    def validations(self) -> tuple[tuple[str, str], ...]:
+        """(expression, message) pairs, in order."""
+        out = ((self.expression, self.message),)
+        if self.access_expression is not None:
+            out += ((self.access_expression, self.access_message),)
+        return out
+
+
 
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -280,16 +350,41 @@ def _container_requests_gpu(c: str) -> str:
     return f"has({c}.resources) && (" + " || ".join(maps) + ")"
 
 
-def sr2_cel(exempt_namespaces: Sequence[str]) -> Sr2Cel:
+def _tolerates(t: str, keys: Sequence[str]) -> str:
+    """A toleration that names one of `keys`, or names no key (`operator: Exists` tolerates every taint).
+
+    Value and effect are not compared: any toleration of the GPU key counts (stricter than the
+    scheduler, and no pod without a GPU has a reason to carry one)."""
+    key_test = f"{t}.key == {_lit(keys[0])}" if len(keys) == 1 else f"{t}.key in {_list_lit(keys)}"
+    return f"(!has({t}.key) || {t}.key == '' || {key_test})"
+
+
+def _gpu_access(access: GpuAccess, all_containers: str) -> str:
+    parts = []
+    if access.runtime_classes:
+        parts.append(f"(has(spec.runtimeClassName) && spec.runtimeClassName in {_list_lit(access.runtime_classes)})")
+    if access.taint_keys:
+        parts.append(f"(has(spec.tolerations) && spec.tolerations.exists(t, {_tolerates('t', access.taint_keys)}))")
+    if access.env_names:
+        parts.append(f"({all_containers})\n  .exists(c, has(c.env) && c.env.exists(e, has(e.name) && "
+                     f"e.name in {_list_lit(access.env_names)}))")
+    body = " ||\n  ".join(parts) if parts else "false"
+    return f"variables.podSpecs.exists(spec,\n  {body})"
+
+
+def sr2_cel(exempt_namespaces: Sequence[str], *, kueue: KueueScope | None = None,
+            gpu_access: GpuAccess | None = None) -> Sr2Cel:
     """Build the SR2 CEL text from this module's constants (the only place it is written).
 
     `exempt_namespaces`: namespaces exempt in addition to SYSTEM_NAMESPACES; names only.
+    `kueue`: where Kueue acts; None leaves rule 5 out (the queue label alone admits).
+    `gpu_access`: the substrate's GPU taint keys and NVIDIA runtime classes; None leaves rule 6 out.
     """
     _check_inputs(None, exempt_namespaces)
     exempt = exempt_namespace_list(exempt_namespaces)
     q = _lit(QUEUE_NAME_LABEL)
     all_containers = " +\n   ".join(f"(has(spec.{lst}) ? spec.{lst} : [])" for lst in CONTAINER_LISTS)
-    variables = (
+    variables: list[tuple[str, str]] = [
         ("podSpecs", _dispatch(_pod_specs_for)),
         ("requestsGpu",
          f"variables.podSpecs.exists(spec,\n  ({all_containers})\n  .exists(c, {_container_requests_gpu('c')}))"),
@@ -297,9 +392,19 @@ def sr2_cel(exempt_namespaces: Sequence[str]) -> Sr2Cel:
         ("queueLabelled", f"variables.queueMetadata.all(m, has(m.labels) && {q} in m.labels && m.labels[{q}] != '')"),
         ("namespaceName", "has(object.metadata) && has(object.metadata.namespace) ? object.metadata.namespace : ''"),
         ("managedNamespace", f"!(variables.namespaceName in {_list_lit(exempt)})"),
-    )
-    expression = "!variables.managedNamespace || !variables.requestsGpu || variables.queueLabelled"
-    return Sr2Cel(variables=variables, expression=expression, message=MESSAGE, exempt_namespaces=exempt)
+    ]
+    admitted = "variables.queueLabelled"
+    if kueue is not None:
+        variables.append(("inKueueScope", f"object.kind in {_list_lit(kueue.kinds)} && "
+                                          f"variables.namespaceName in {_list_lit(sorted(kueue.namespaces))}"))
+        admitted = "(variables.queueLabelled && variables.inKueueScope)"
+    expression = f"!variables.managedNamespace || !variables.requestsGpu || {admitted}"
+    access_expression = None
+    if gpu_access is not None:
+        variables.append(("gpuAccess", _gpu_access(gpu_access, all_containers)))
+        access_expression = "!variables.managedNamespace || variables.requestsGpu || !variables.gpuAccess"
+    return Sr2Cel(variables=tuple(variables), expression=expression, message=MESSAGE, exempt_namespaces=exempt,
+                  access_expression=access_expression)
 
 
 # ---- renderings -------------------------------------------------------------------------------------
@@ -309,7 +414,8 @@ def _common_labels() -> dict[str, str]:
     return {labels.PART_OF: "llm-platform", labels.MANAGED_BY: "pulumi", f"{labels.PREFIX}/control": "sr2"}
 
 
-def kyverno_cluster_policy(name: str, *, enforce: bool, exempt_namespaces: tuple[str, ...]) -> dict:
+def kyverno_cluster_policy(name: str, *, enforce: bool, exempt_namespaces: tuple[str, ...],
+                           kueue: KueueScope | None = None, gpu_access: GpuAccess | None = None) -> dict:
     """The SR2 Kyverno `kyverno.io/v1` ClusterPolicy (validated against the Kyverno v1.19 CRD schema).
 
     `enforce`: True blocks violating requests (`validate.failureAction: Enforce`); False admits them
@@ -318,10 +424,10 @@ def kyverno_cluster_policy(name: str, *, enforce: bool, exempt_namespaces: tuple
     that already violated (e.g. created while the tier audited) is blocked too. `background: true`
     reports objects that predate the policy. Autogen is off: the rule already matches the
     workload kinds and reads their templates itself. Exempt namespaces are excluded by name in the
-    rule's `exclude` block and again inside the CEL.
+    rule's `exclude` block and again inside the CEL. `kueue` and `gpu_access`: see `sr2_cel`.
     """
     _check_inputs(name, exempt_namespaces)
-    cel = sr2_cel(exempt_namespaces)
+    cel = sr2_cel(exempt_namespaces, kueue=kueue, gpu_access=gpu_access)
     kinds = [k for kind in WORKLOAD_KINDS for k in kind.kyverno_kinds]
     return {
         "apiVersion": "kyverno.io/v1",
@@ -353,7 +459,7 @@ def kyverno_cluster_policy(name: str, *, enforce: bool, exempt_namespaces: tuple
                         "cel": {
                             "variables": [{"name": n, "expression": e} for n, e in cel.variables],
                             "expressions": [
-                                {"expression": cel.expression, "message": cel.message, "reason": "Forbidden"}
+                                {"expression": e, "message": m, "reason": "Forbidden"} for e, m in cel.validations
                             ],
                         },
                     },
@@ -369,7 +475,8 @@ def binding_name(name: str) -> str:
 
 
 def validating_admission_policy(
-    name: str, *, enforce: bool, exempt_namespaces: tuple[str, ...]
+    name: str, *, enforce: bool, exempt_namespaces: tuple[str, ...], kueue: KueueScope | None = None,
+    gpu_access: GpuAccess | None = None,
 ) -> tuple[dict, dict]:
     """The SR2 native ValidatingAdmissionPolicy and its binding, `(policy, binding)`.
 
@@ -377,10 +484,11 @@ def validating_admission_policy(
     annotations, nothing blocked). `failurePolicy: Fail`: an expression error denies. Exempt
     namespaces are excluded by `kubernetes.io/metadata.name NotIn [...]` in `matchConstraints`
     (so the policy never runs there) and again inside the CEL. `matchPolicy: Equivalent` also
-    catches requests made through another served version of a matched resource.
+    catches requests made through another served version of a matched resource. `kueue` and
+    `gpu_access`: see `sr2_cel`.
     """
     _check_inputs(name, exempt_namespaces, suffix_len=len(binding_name("")))
-    cel = sr2_cel(exempt_namespaces)
+    cel = sr2_cel(exempt_namespaces, kueue=kueue, gpu_access=gpu_access)
     rules: dict[tuple[str, str], list[str]] = {}
     for kind in WORKLOAD_KINDS:
         rules.setdefault((kind.group, kind.version), []).extend(kind.vap_resources)
@@ -409,7 +517,7 @@ def validating_admission_policy(
                 ],
             },
             "variables": [{"name": n, "expression": e} for n, e in cel.variables],
-            "validations": [{"expression": cel.expression, "message": cel.message, "reason": "Forbidden"}],
+            "validations": [{"expression": e, "message": m, "reason": "Forbidden"} for e, m in cel.validations],
         },
     }
     binding = {

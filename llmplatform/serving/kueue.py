@@ -13,14 +13,24 @@ Only GPUs are quota'd (CPU and memory are excluded in Kueue's configuration).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from llmplatform import labels
+from llmplatform import labels, naming
 from llmplatform.config import ModelSpec
 from llmplatform.serving import names
 
 API = "kueue.x-k8s.io/v1beta2"
+
+
+def managed_namespaces(tenant_namespaces: Iterable[str]) -> tuple[str, ...]:
+    """The namespaces Kueue manages: the serving namespace and every tenant namespace (untrusted), sorted.
+
+    The one list Kueue's `managedJobsNamespaceSelector` (and so its webhooks' namespace selectors) and
+    SR2's "in Kueue's scope" clause are rendered from: a GPU request elsewhere is denied by SR2, since
+    Kueue would never read its queue label. Exactly the namespaces a ClusterQueue selects.
+    """
+    return tuple(sorted({naming.NS_SERVING, *tenant_namespaces}))
 
 
 def serving_gpu_demand(models: Sequence[ModelSpec]) -> int:

@@ -90,13 +90,20 @@ def prove_network(objects: list[dict[str, Any]], trust_tier: str, out_dir: Path)
 
 
 def prove_admission(objects: list[dict[str, Any]], trust_tier: str, extra_exempt: tuple[str, ...], *,
-                    cel_python_sample: int | None = 2000) -> Proof:
+                    cel_python_sample: int | None = 2000,
+                    substrate: dict[str, Any] | None = None) -> Proof:
+    """SR2: the rendered CEL on two engines against the independent statement, with Kueue's scope read
+    from its rendered chart and the substrate's GPU taint and runtime class from the plan's
+    `substrateCapabilities`; and no exempt name the platform does not create can be claimed."""
     from llmplatform.verify.sr2 import prove_sr2
+    from llmplatform.verify.sr2.exempt_names import exempt_names_from_vap, prove_exempt_names
+    from llmplatform.verify.sr2.kueue import read_kueue_config
+    from llmplatform.verify.sr2.oracle import GpuReach
 
     title = "SR2 GPU admission (cel-expr-python, cel-python)"
     policies = [o for o in objects if o.get("kind") == "ClusterPolicy"]
     vaps = [o for o in objects if o.get("kind") == "ValidatingAdmissionPolicy"
-            and "nvidia.com" in json.dumps(o.get("spec", {}))]
+            and "kueue.x-k8s.io/queue-name" in json.dumps(o.get("spec", {}))]
     bindings = [o for o in objects if o.get("kind") == "ValidatingAdmissionPolicyBinding"
                 and any(o.get("spec", {}).get("policyName") == v["metadata"]["name"] for v in vaps)]
     missing = [what for what, found in (("Kyverno ClusterPolicy", policies), ("ValidatingAdmissionPolicy", vaps),
@@ -104,24 +111,46 @@ def prove_admission(objects: list[dict[str, Any]], trust_tier: str, extra_exempt
     if missing:
         return Proof("sr2", title, FAIL, f"expected exactly one of each rendered SR2 object; not found: {missing}",
                      [f"missing or ambiguous: {m}" for m in missing])
+    substrate = substrate or {}
+    system = tuple(substrate.get("systemNamespaces") or ()) or None
+    exempt = sr2_exempt_namespaces(extra_exempt, system_namespaces=system) if system else \
+        sr2_exempt_namespaces(extra_exempt)
+    reach = GpuReach(taint_key=substrate.get("gpuTaintKey"), runtime_class=substrate.get("runtimeClassName")) \
+        if substrate else None
+    kueue, kueue_problems = read_kueue_config(objects)
     gpu_workloads = [o for o in objects if o.get("kind") in ("Deployment", "StatefulSet", "Job", "CronJob", "Pod",
                                                              "LeaderWorkerSet")]
-    proof = prove_sr2(policies[0], vaps[0], bindings[0], enforce=trust_tier != "trusted",
-                      exempt_namespaces=sr2_exempt_namespaces(extra_exempt), extra_objects=gpu_workloads,
+    enforce = trust_tier != "trusted"
+    proof = prove_sr2(policies[0], vaps[0], bindings[0], enforce=enforce,
+                      exempt_namespaces=exempt, extra_objects=gpu_workloads, kueue=kueue, reach=reach,
                       cel_python_sample=cel_python_sample)
     problems = [f"{m.rendering} ({m.engine}): {m.problem} on {m.count} shape(s), e.g. {m.example}"
                 + (f" ({m.detail})" if m.detail else "") for m in proof.mismatches]
     problems += [f"structural: {p}" for p in proof.structural_problems]
-    problems += [f"the platform's own {e.kind}/{e.namespace}/{e.name} would be "
-                 f"{'denied' if e.blocked_by else 'reported'} by {', '.join(e.flagged_by)}"
-                 + ("; it breaks SR2 (a GPU without the Kueue queue label)" if e.oracle_violation
-                    else " although SR2 allows it")
+    problems += [f"structural: {p}" for p in kueue_problems]
+    problems += [f"the platform's own {e.kind}/{e.namespace}/{e.name} "
+                 + (f"would be {'denied' if e.blocked_by else 'reported'} by {', '.join(e.flagged_by)}"
+                    if e.flagged_by else "is admitted")
+                 + (f"; it breaks SR2 ({e.oracle_reason})" if e.oracle_violation else " although SR2 allows it")
                  for e in proof.extras_flagged]
+    owned = sorted({str((o.get("metadata") or {}).get("name")) for o in objects if o.get("kind") == "Namespace"})
+    names, name_problems = prove_exempt_names(objects, exempt_names_from_vap(vaps[0]), owned, enforce=enforce)
+    problems += [f"exempt names: {p}" for p in name_problems]
     data = {"shapes": proof.shapes, "violatingShapes": proof.violating_shapes, "celPythonShapes": proof.cel_python_shapes,
             "evaluations": proof.evaluations, "engines": dict(proof.engine_versions),
             "evalsPerSecond": round(proof.evals_per_second), "platformWorkloadsChecked": len(gpu_workloads),
-            "mode": "enforce" if trust_tier != "trusted" else "audit"}
-    return Proof("sr2", title, PASS if proof.ok else FAIL, proof.summary().splitlines()[0], problems, data)
+            "mode": "enforce" if enforce else "audit",
+            "kueueScope": {"source": kueue.source, "namespaceSelector": kueue.namespace_selector,
+                           "frameworks": list(kueue.frameworks)} if kueue else None,
+            "gpuReach": {"taintKey": reach.taint_key, "runtimeClass": reach.runtime_class} if reach else None,
+            "exemptNames": [{"name": v.name, "ownedByPlatform": v.owned, "deniedBy": list(v.denied_by),
+                             "reportedBy": list(v.reported_by)} for v in names]}
+    summary = proof.summary().splitlines()[0]
+    refused = sum(1 for v in names if v.denied_by or v.reported_by)
+    summary += (f"; Kueue's scope read from {kueue.source}" if kueue else "; Kueue's configuration not found") + \
+        f"; {refused} exempt name(s) nobody may create"
+    status = PASS if proof.ok and not problems else FAIL
+    return Proof("sr2", title, status, summary, problems, data)
 
 
 def prove_budgets(objects: list[dict[str, Any]], profile: str, project_dir: Path) -> Proof:
@@ -262,7 +291,8 @@ def verify_stack(project_dir: Path, stack: str, *, build_dir: Path | None = None
     objects = load_manifests(build_dir / "manifests")
     proofs = [
         _timed(prove_network, objects, tier, build_dir),
-        _timed(prove_admission, objects, tier, extra_exempt, cel_python_sample=cel_python_sample),
+        _timed(prove_admission, objects, tier, extra_exempt, cel_python_sample=cel_python_sample,
+               substrate=plan["outputs"].get("substrateCapabilities") or {}),
         _timed(prove_budgets, objects, profile, project_dir),
         _timed(prove_validity, build_dir, checkov=checkov, trust_tier=tier),
         _timed(prove_install_order, build_dir),

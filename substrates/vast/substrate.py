@@ -11,6 +11,7 @@ import re
 import pulumi
 
 from llmplatform.config import VastSubstrate
+from llmplatform.controls.exemptions import KUBERNETES_SYSTEM
 from substrates.base import Substrate
 from substrates.capabilities import GATEWAY_API_STANDARD_CRDS, GatewayImplementation, SubstrateCapabilities
 from substrates.vast.api import canonical_gpu_name
@@ -18,6 +19,9 @@ from substrates.vast.cluster import VastCluster, VastClusterArgs
 
 GFD_PRODUCT_LABEL = "nvidia.com/gpu.product"
 """Node label GPU Feature Discovery (deployed with the device plugin) sets to the GPU's product name."""
+
+DEVICE_PLUGIN_NAMESPACE = "nvidia-device-plugin"
+"""Where bootstrap.sh's HelmChart installs the NVIDIA device plugin and GFD (`targetNamespace`); a test compares."""
 
 SHARED_SUFFIX = "SHARED"
 """GFD appends `-SHARED` to the product label while time-slicing replicates a GPU (`renameByDefault: false`)."""
@@ -87,6 +91,9 @@ def vast_capabilities(cfg: VastSubstrate) -> SubstrateCapabilities:
         load_balancer_available=False,
         gateway=GatewayImplementation.ISTIO,  # the same in-cluster gateway as GKE: pods NetworkPolicy selects
         managed_crds=GATEWAY_API_STANDARD_CRDS,  # the bootstrap applies the Gateway API standard-install bundle
+        # Kubernetes' own three plus the namespace the bootstrap's device-plugin HelmChart creates (its pods use
+        # the nvidia runtime class and NVIDIA_VISIBLE_DEVICES, which SR2 refuses elsewhere). No GKE names here.
+        system_namespaces=(*KUBERNETES_SYSTEM, DEVICE_PLUGIN_NAMESPACE),
     )
 
 

@@ -11,7 +11,8 @@ from typing import Any
 from llmplatform.verify.sr2.admission import KINDS, Admission, ProbeNamespace
 from llmplatform.verify.sr2.cel_text import string_literals
 from llmplatform.verify.sr2.engines import ERROR, CppEngine, Outcome, PyEngine, engine_version
-from llmplatform.verify.sr2.oracle import ALWAYS_EXEMPT, get_path, oracle_violation
+from llmplatform.verify.sr2.kueue import KueueConfig
+from llmplatform.verify.sr2.oracle import ALWAYS_EXEMPT, GpuReach, get_path, oracle_reason
 from llmplatform.verify.sr2.renderings import KyvernoRendering, Rendering, Runner, VapRendering, cel_pass
 from llmplatform.verify.sr2.result import ExtraVerdict, Sr2Proof, Tally
 from llmplatform.verify.sr2.shapes import generate_shapes, probe_namespaces
@@ -25,6 +26,8 @@ def prove_sr2(
     enforce: bool,
     exempt_namespaces: Sequence[str],
     extra_objects: Sequence[Mapping[str, Any]] = (),
+    kueue: KueueConfig | None = None,
+    reach: GpuReach | None = None,
     cel_python_sample: int | None = 2000,
     stride: int = 1,
     seed: int = 2,
@@ -35,6 +38,9 @@ def prove_sr2(
     in audit mode or only reports in enforce mode fails. `exempt_namespaces`: what the caller meant
     to exempt besides the system namespaces. `extra_objects`: the platform's own rendered objects;
     each one SR2 covers is evaluated on CREATE in its `metadata.namespace` (default `default`).
+    `kueue`: Kueue's rendered configuration; a queued GPU request Kueue does not act on must be denied
+    (None: Kueue's scope is not compared). `reach`: the substrate's GPU taint key and NVIDIA runtime
+    class; a pod that reaches for a GPU without requesting one must be denied (None: not checked).
     `cel_python_sample`: how many shapes (chosen with `seed`, deterministic) are also evaluated on
     cel-python; None means all (about 1-2 ms a shape). `stride`: evaluate every n-th shape only
     (1 = all; for quick checks).
@@ -54,6 +60,8 @@ def prove_sr2(
         for text in r.texts:
             names += string_literals(text)
     dns = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    if kueue is not None:
+        names += kueue.named_namespaces()
     extra_managed = [n for n in names if dns.match(n) and len(n) <= 63]
     namespaces = probe_namespaces(sorted(exempt), extra_managed=extra_managed, spoof_labels=pairs)
 
@@ -72,7 +80,13 @@ def prove_sr2(
                     structural.append(f"{r.label}: CEL does not compile on {eng.name}: "
                                       f"{str(exc).splitlines()[0][:300]} -- in: {text[:200]!r}")
 
-    shapes = generate_shapes(namespaces)[::max(1, stride)]
+    shapes = generate_shapes(namespaces, reach or GpuReach(taint_key="nvidia.com/gpu", runtime_class="nvidia"))
+    shapes = shapes[::max(1, stride)]
+
+    def expectation(obj: Mapping[str, Any], ns: ProbeNamespace) -> tuple[str | None, str]:
+        """(why SR2 denies it or None, detail) from the oracle, with Kueue's verdict on this kind and namespace."""
+        manages, why = kueue.manages(str(obj.get("kind")), ns.label_map()) if kueue is not None else (None, "")
+        return oracle_reason(obj, ns.name, exempt, kueue_manages=manages, reach=reach), why
     if cel_python_sample is None or cel_python_sample >= len(shapes):
         sample = set(range(len(shapes)))
     else:
@@ -95,13 +109,18 @@ def prove_sr2(
             return cache[text]
         return run
 
-    def judge(adm: Admission, eng_name: str, run: Runner, expected: bool) -> None:
+    missed_name = {"outside-kueue-scope": "admitted-outside-kueue-scope",
+                   "gpu-access-without-request": "gpu-access-admitted"}
+
+    def judge(adm: Admission, eng_name: str, run: Runner, reason: str | None, why: str) -> None:
+        expected = reason is not None
         for r in renderings:
             d = r.decide(adm, run)
             for err in d.errors:
                 tally.add(r.label, eng_name, "cel-error", adm, err[:300])
             if expected and not d.flagged:
-                tally.add(r.label, eng_name, "missed-violation", adm)
+                tally.add(r.label, eng_name, missed_name.get(str(reason), "missed-violation"), adm,
+                          why if reason == "outside-kueue-scope" else "")
             elif d.flagged and not expected:
                 tally.add(r.label, eng_name, "false-denial", adm)
             elif expected and enforce and not d.blocked:
@@ -117,21 +136,21 @@ def prove_sr2(
     violating = 0
     for index, spec in enumerate(shapes):
         adm = spec.build()
-        expected = oracle_violation(adm.obj, adm.namespace.name, exempt)
-        violating += expected
+        reason, why = expectation(adm.obj, adm.namespace)
+        violating += reason is not None
         data = adm.activation_data()
         t0 = time.perf_counter()
         act = cpp.activation(data)
         counters["cpp_time"] += time.perf_counter() - t0
         cpp_cache: dict[str, Outcome] = {}
-        judge(adm, cpp.name, make_runner(cpp, act, cpp_cache, "cpp"), expected)
+        judge(adm, cpp.name, make_runner(cpp, act, cpp_cache, "cpp"), reason, why)
         if index in sample:
             t0 = time.perf_counter()
             pact = py.activation(data)
             counters["py_time"] += time.perf_counter() - t0
             py_cache: dict[str, Outcome] = {}
             py_run = make_runner(py, pact, py_cache, "py")
-            judge(adm, py.name, py_run, expected)
+            judge(adm, py.name, py_run, reason, why)
             for text in {t for r in renderings for t in r.texts}:
                 a, b = make_runner(cpp, act, cpp_cache, "cpp")(text), py_run(text)
                 same = a == b or (isinstance(a, str) and isinstance(b, str))
@@ -150,9 +169,10 @@ def prove_sr2(
         act = cpp.activation(adm.activation_data())
         run = make_runner(cpp, act, {}, "cpp")
         decisions = {r.label: r.decide(adm, run) for r in renderings}
+        reason, why = expectation(obj, adm.namespace)
         extras.append(ExtraVerdict(
             kind=str(obj.get("kind")), name=str(get_path(obj, "metadata", "name")), namespace=ns_name,
-            oracle_violation=oracle_violation(obj, ns_name, exempt),
+            oracle_violation=reason is not None, oracle_reason=(f"{reason}: {why}" if why else reason) if reason else "",
             flagged_by=tuple(k for k, d in decisions.items() if d.flagged),
             blocked_by=tuple(k for k, d in decisions.items() if d.blocked)))
 

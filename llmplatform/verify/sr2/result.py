@@ -17,8 +17,8 @@ class Mismatch:
     """"kyverno", "vap", or "engines" (cel-expr-python vs cel-python)."""
     engine: str
     problem: str
-    """missed-violation, false-denial, not-blocked, blocked-in-audit, cel-alone-missed,
-    cel-alone-false-denial, cel-error, engine-disagreement."""
+    """missed-violation, admitted-outside-kueue-scope, gpu-access-admitted, false-denial, not-blocked,
+    blocked-in-audit, cel-alone-missed, cel-alone-false-denial, cel-error, engine-disagreement."""
     count: int
     example: str
     """The first shape that showed it (`ShapeSpec.describe`)."""
@@ -37,6 +37,13 @@ class ExtraVerdict:
     flagged_by: tuple[str, ...]
     """Renderings that deny or report it."""
     blocked_by: tuple[str, ...]
+    oracle_reason: str = ""
+    """Why SR2 denies it (`unqueued`, `outside-kueue-scope: ...`, `gpu-access-without-request`), or empty."""
+
+    @property
+    def wrong(self) -> bool:
+        """A rendering denies what SR2 allows, or SR2 denies it (the platform's own object breaks SR2)."""
+        return bool(self.flagged_by) or self.oracle_violation
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,8 @@ class Sr2Proof:
 
     @property
     def extras_flagged(self) -> tuple[ExtraVerdict, ...]:
-        return tuple(e for e in self.extras if e.flagged_by)
+        """Platform objects a rendering denies or reports, or that break SR2 (e.g. outside Kueue's scope)."""
+        return tuple(e for e in self.extras if e.wrong)
 
     @property
     def ok(self) -> bool:
@@ -86,8 +94,9 @@ class Sr2Proof:
         lines += [f"  structural: {p}" for p in self.structural_problems]
         lines += [f"  {m.rendering}/{m.engine}: {m.problem} x{m.count}, e.g. {m.example}"
                   + (f" ({m.detail})" if m.detail else "") for m in self.mismatches]
-        lines += [f"  platform object {e.kind}/{e.namespace}/{e.name}: flagged by {', '.join(e.flagged_by)}"
-                  + (f", blocked by {', '.join(e.blocked_by)}" if e.blocked_by else "") for e in self.extras_flagged]
+        lines += [f"  platform object {e.kind}/{e.namespace}/{e.name}: flagged by {', '.join(e.flagged_by) or 'none'}"
+                  + (f", blocked by {', '.join(e.blocked_by)}" if e.blocked_by else "")
+                  + (f"; SR2 denies it ({e.oracle_reason})" if e.oracle_reason else "") for e in self.extras_flagged]
         return "\n".join(lines)
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmplatform.verify.sr2.admission import KINDS, Admission, ProbeNamespace
-from llmplatform.verify.sr2.oracle import ALWAYS_EXEMPT, NS_NAME_LABEL, QUEUE_LABEL
+from llmplatform.verify.sr2.oracle import ALWAYS_EXEMPT, NS_NAME_LABEL, QUEUE_LABEL, GpuReach
 
 _CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 _PLACEMENTS = ("requests", "limits", "both", "empty-resources", "no-resources")
@@ -30,6 +30,13 @@ _CARRIERS: dict[str, tuple[str, ...]] = {
     "LeaderWorkerSet": ("worker",),
 }
 _GPU_SITES = {"LeaderWorkerSet+leader": ("leader", "worker", "leader+worker")}
+ACCESS_FORMS = (
+    "none", "runtime-gpu", "runtime-other", "toleration-gpu-key", "toleration-gpu-key-other-value",
+    "toleration-wildcard", "toleration-empty-key", "toleration-other-key", "env-visible-containers",
+    "env-visible-init", "env-visible-ephemeral", "env-capabilities", "env-valuefrom", "env-decoy",
+)
+"""Ways a pod spec can reach a GPU or a GPU node without requesting one, and decoys that do not."""
+DEFAULT_REACH = GpuReach(taint_key="nvidia.com/gpu", runtime_class="nvidia")
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,10 @@ class ShapeSpec:
     namespace: ProbeNamespace
     operation: str
     subresource: str = ""
+    access: str = "none"
+    """One of ACCESS_FORMS, applied to the pod spec(s) at the GPU site."""
+    reach: GpuReach = DEFAULT_REACH
+    """The taint key and runtime class the access forms use."""
 
     def describe(self) -> str:
         sites = ("object",) + _CARRIERS[self.carrier]
@@ -55,7 +66,8 @@ class ShapeSpec:
         op = self.operation + (f"/{self.subresource}" if self.subresource else "")
         return (f"{self.carrier}[gpu site {self.gpu_site}] lists={'+'.join(self.lists)}"
                 f"{' crowded' if self.crowded else ''} {self.placement} {self.resource}={self.quantity!r} "
-                f"labels[{label_text}] ns={self.namespace.name}({self.namespace.category}) op={op}")
+                f"labels[{label_text}] ns={self.namespace.name}({self.namespace.category}) op={op}"
+                + (f" access={self.access}" if self.access != "none" else ""))
 
     def build(self) -> Admission:
         return Admission(_build_object(self), self.namespace, self.operation, self.subresource, self.describe())
@@ -101,9 +113,56 @@ def _filler(name: str) -> dict[str, Any]:
             "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "128Mi"}}}
 
 
+def _env(name: str, value: str = "all") -> dict[str, Any]:
+    return {"name": name, "value": value}
+
+
+def _apply_access(out: dict[str, Any], access: str, reach: GpuReach) -> None:
+    taint = reach.taint_key or "nvidia.com/gpu"
+    runtime = reach.runtime_class or "nvidia"
+    env_list = {"env-visible-containers": "containers", "env-visible-init": "initContainers",
+                "env-visible-ephemeral": "ephemeralContainers", "env-capabilities": "containers",
+                "env-valuefrom": "containers", "env-decoy": "containers"}
+    if access == "runtime-gpu":
+        out["runtimeClassName"] = runtime
+    elif access == "runtime-other":
+        out["runtimeClassName"] = "gvisor"
+    elif access == "toleration-gpu-key":
+        out["tolerations"] = [{"key": taint, "operator": "Exists", "effect": "NoSchedule"}]
+    elif access == "toleration-gpu-key-other-value":
+        out["tolerations"] = [{"key": "dedicated", "operator": "Equal", "value": "batch"},
+                              {"key": taint, "operator": "Equal", "value": "other", "effect": "NoExecute"}]
+    elif access == "toleration-wildcard":
+        out["tolerations"] = [{"operator": "Exists"}]
+    elif access == "toleration-empty-key":
+        out["tolerations"] = [{"key": "", "operator": "Exists", "effect": "NoSchedule"}]
+    elif access == "toleration-other-key":
+        out["tolerations"] = [{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]
+    elif access in env_list:
+        lst = env_list[access]
+        if access == "env-capabilities":
+            env = [_env("HOME", "/tmp"), _env("NVIDIA_DRIVER_CAPABILITIES", "compute,utility")]
+        elif access == "env-valuefrom":
+            env = [{"name": "NVIDIA_VISIBLE_DEVICES", "valueFrom": {"configMapKeyRef": {"name": "x", "key": "y"}}}]
+        elif access == "env-decoy":
+            env = [_env("NVIDIA_VISIBLE_DEVICE"), _env("CUDA_VISIBLE_DEVICES", "0"), {"name": "EMPTY"}]
+        else:
+            env = [_env("NVIDIA_VISIBLE_DEVICES")]
+        items = out.setdefault(lst, [])
+        items.append({"name": f"{lst}-env", "image": "registry.example/env:1", "env": env})
+    elif access != "none":  # pragma: no cover - generator bug
+        raise ValueError(access)
+
+
 def _pod_spec(spec: ShapeSpec, probe: bool) -> dict[str, Any]:
     if not probe:
         return {"containers": [_filler("main")]}
+    out = _probe_pod_spec(spec)
+    _apply_access(out, spec.access, spec.reach)
+    return out
+
+
+def _probe_pod_spec(spec: ShapeSpec) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for lst in _CONTAINER_LISTS:
         chosen = lst in spec.lists
@@ -193,7 +252,7 @@ def probe_namespaces(exempt_namespaces: Sequence[str], *, extra_managed: Sequenc
     return tuple(out)
 
 
-def generate_shapes(namespaces: Sequence[ProbeNamespace]) -> list[ShapeSpec]:
+def generate_shapes(namespaces: Sequence[ProbeNamespace], reach: GpuReach = DEFAULT_REACH) -> list[ShapeSpec]:
     """Every shape the proof evaluates, in a fixed order.
 
     Grid A (pod content): every carrier and GPU site x every non-empty subset of container lists x
@@ -203,6 +262,10 @@ def generate_shapes(namespaces: Sequence[ProbeNamespace]) -> list[ShapeSpec]:
     Grid B (labels): every carrier and GPU site x every label pattern (each missing form on every
     non-empty set of sites) x 6 pod contents x each namespace x CREATE/UPDATE; Pods with an
     ephemeral container are also sent through the `ephemeralcontainers` subresource.
+    Grid C (GPU access): every carrier and GPU site x every ACCESS_FORMS entry (runtime class,
+    tolerations, NVIDIA variables in each container list, and decoys) x {no GPU, a GPU request} x
+    labels all present / all absent x each namespace, on CREATE (and Pods through
+    `ephemeralcontainers` on UPDATE when the variable sits in an ephemeral container).
     """
     subsets = [tuple(c) for r in (1, 2, 3) for c in itertools.combinations(_CONTAINER_LISTS, r)]
     carriers = [(c, s) for c in _CARRIERS for s in _GPU_SITES.get(c, ("pod",))]
@@ -239,4 +302,15 @@ def generate_shapes(namespaces: Sequence[ProbeNamespace]) -> list[ShapeSpec]:
                 shapes.append(ShapeSpec(carrier, site, lists, crowded, placement, resource,
                                         _QUANTITIES[n % len(_QUANTITIES)], pattern, ns, op, sub))
                 n += 1
+    for carrier, site in carriers:
+        n_sites = 1 + len(_CARRIERS[carrier])
+        for access, gpu, labelled, ns in itertools.product(ACCESS_FORMS, (False, True), (True, False), namespaces):
+            placement, resource = ("requests", "nvidia.com/gpu") if gpu else ("no-resources", "cpu")
+            form = "ok" if labelled else "absent"
+            runs = [("CREATE", "")]
+            if carrier == "Pod" and access == "env-visible-ephemeral":
+                runs.append(("UPDATE", "ephemeralcontainers"))
+            for op, sub in runs:
+                shapes.append(ShapeSpec(carrier, site, ("containers",), False, placement, resource, "1",
+                                        (form,) * n_sites, ns, op, sub, access, reach))
     return shapes
