@@ -5,13 +5,15 @@
 #
 #   bootstrap   (default) install/upgrade everything below; safe to run again (idempotent):
 #               1. NVIDIA container toolkit, pinned (k3s finds `nvidia-container-runtime` at start and
-#                  registers an `nvidia` containerd runtime next to runc);
+#                  registers an `nvidia` containerd runtime next to runc), told to ignore NVIDIA_VISIBLE_DEVICES
+#                  in unprivileged containers and to take the device list from volume mounts;
 #               2. k3s, pinned, from /etc/rancher/k3s/config.yaml: Traefik off (the platform brings its
 #                  own gateway), kubeconfig mode 600, the public IP in the API certificate. The embedded
 #                  NetworkPolicy controller (kube-router) stays ON: the platform's SR1 relies on it;
 #               3. RuntimeClass `nvidia` (k3s ships one; created only if missing);
 #               4. NVIDIA device plugin + GPU Feature Discovery, pinned Helm chart via k3s' HelmChart
-#                  auto-deploy folder, with a time-slicing config when LLMP_TIME_SLICING_REPLICAS > 1;
+#                  auto-deploy folder, passing allocated GPUs as volume mounts (deviceListStrategy), with a
+#                  time-slicing config when LLMP_TIME_SLICING_REPLICAS > 1;
 #               5. Gateway API CRDs (standard channel, pinned), which GKE installs as a managed feature
 #                  and the serving layer expects to exist;
 #               6. waits until the node advertises GPUs x replicas and GFD's product label.
@@ -31,6 +33,7 @@ CONTAINERD_CONFIG="$ROOT/var/lib/rancher/k3s/agent/etc/containerd/config.toml"
 VM_ENVIRONMENT="$ROOT/etc/environment"
 APT_KEYRING="$ROOT/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
 APT_SOURCE="$ROOT/etc/apt/sources.list.d/nvidia-container-toolkit.list"
+CTK_CONFIG="$ROOT/etc/nvidia-container-runtime/config.toml"
 WAIT_SECONDS="${LLMP_WAIT_SECONDS:-900}"
 POLL_SECONDS="${LLMP_POLL_SECONDS:-5}"
 API_PORT=6443
@@ -112,6 +115,19 @@ tls-san:
 EOF
 }
 
+configure_toolkit() {
+  # The NVIDIA runtime honours NVIDIA_VISIBLE_DEVICES for every container by default, so an unprivileged pod with
+  # `runtimeClassName: nvidia` and NVIDIA_VISIBLE_DEVICES=all (CUDA base images set it) would see every GPU
+  # without requesting one. Only privileged containers (and the device plugin, which the chart gives
+  # CAP_SYS_ADMIN for volume-mounts) keep the variable; everyone else gets exactly the devices the device plugin
+  # allocated, passed as volume mounts under /var/run/nvidia-container-devices (deviceListStrategy below).
+  # The runtime reads its config at every container start: no restart needed.
+  nvidia-ctk config --config-file="$CTK_CONFIG" --in-place \
+    --set accept-nvidia-visible-devices-envvar-when-unprivileged=false \
+    --set accept-nvidia-visible-devices-as-volume-mounts=true
+  log "NVIDIA runtime: device list from volume mounts only (NVIDIA_VISIBLE_DEVICES ignored for unprivileged pods)"
+}
+
 install_k3s() {
   local config_changed=0
   k3s_config | write_if_changed "$K3S_CONFIG" 0600 && config_changed=1
@@ -175,6 +191,9 @@ spec:
   createNamespace: true
   valuesContent: |-
     runtimeClassName: nvidia
+    # Allocated GPUs reach containers as volume mounts, which the toolkit is told to accept (configure_toolkit);
+    # the environment-variable path is off for unprivileged pods.
+    deviceListStrategy: volume-mounts
     gfd:
       enabled: true
 EOF
@@ -259,6 +278,7 @@ main() {
       [[ -n "$ROOT" || "$(id -u)" == 0 ]] || die "run as root"
       check_gpus
       install_container_toolkit
+      configure_toolkit
       install_k3s
       ensure_runtime_class
       install_gateway_api_crds

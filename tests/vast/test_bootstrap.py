@@ -217,3 +217,27 @@ def test_without_a_port_mapping_the_kubeconfig_uses_the_api_port_itself(sandbox:
 def test_the_kubeconfig_mode_refuses_to_run_before_the_bootstrap(sandbox: Sandbox) -> None:
     proc = sandbox.run("kubeconfig")
     assert proc.returncode != 0 and "run the bootstrap first" in proc.stderr
+
+
+def test_unprivileged_pods_get_gpus_only_through_the_device_plugins_volume_mounts(sandbox: Sandbox) -> None:
+    # Issue 15 defect 2: without these two settings an unprivileged pod with the nvidia runtime class and
+    # NVIDIA_VISIBLE_DEVICES=all sees every GPU without requesting one.
+    proc = sandbox.run()
+    assert proc.returncode == 0, proc.stderr
+    (config,) = [c for c in sandbox.calls("nvidia-ctk") if c.startswith("config ")]
+    args = config.split()
+    assert f"--config-file={sandbox.root}/etc/nvidia-container-runtime/config.toml" in args and "--in-place" in args
+    sets = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
+    assert sets == ["accept-nvidia-visible-devices-envvar-when-unprivileged=false",
+                    "accept-nvidia-visible-devices-as-volume-mounts=true"]
+    # ... and the device plugin hands allocated GPUs over the same way (the chart then adds CAP_SYS_ADMIN to
+    # the plugin itself, which the toolkit counts as privileged).
+    chart = sandbox.device_plugin()
+    assert yaml.safe_load(chart["spec"]["valuesContent"])["deviceListStrategy"] == "volume-mounts"
+    # SR2 exempts the plugin's namespace on Vast (its pods use the runtime class and the variable).
+    from substrates.vast.substrate import DEVICE_PLUGIN_NAMESPACE
+    assert chart["spec"]["targetNamespace"] == DEVICE_PLUGIN_NAMESPACE
+    # configured before k3s starts containers, on every run (the runtime re-reads it per container)
+    calls = (sandbox.state / "calls.log").read_text().splitlines()
+    assert min(i for i, c in enumerate(calls) if c.startswith("nvidia-ctk config")) < \
+        min(i for i, c in enumerate(calls) if c.startswith("k3s "))
