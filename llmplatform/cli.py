@@ -136,7 +136,7 @@ def _render_charts(plan_path: Path, out_dir: Path):
         raise typer.Exit(3) from None
     for entry in charts.missing:
         err_console.print(f"[yellow]chart not rendered[/] (release {entry['release']}; its objects are not "
-                          f"proved): {entry['reason']}", highlight=False)
+                          f"proved): {charts.messages.get(entry['release'], entry['reason'])}", highlight=False)
     if charts.missing and os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         err_console.print("[red]CI=true: every chart must be rendered[/]")
         raise typer.Exit(3)

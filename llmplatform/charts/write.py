@@ -31,6 +31,9 @@ INDEX_FILE = "charts.json"
 @dataclass
 class ChartsIndex:
     releases: list[dict[str, Any]] = field(default_factory=list)
+    messages: dict[str, str] = field(default_factory=dict)
+    """Release -> the full message for a missing chart (where it was searched, how to provide it); not in
+    charts.json, whose `reason` stays the same wherever the plan runs, so two plans stay byte-identical."""
 
     @property
     def missing(self) -> list[dict[str, Any]]:
@@ -95,7 +98,9 @@ def write_charts(plan: dict[str, Any], build_dir: Path) -> ChartsIndex:
         try:
             source = locate(spec.ref)
         except ChartSourceError as exc:
-            index.releases.append(entry | {"status": "missing", "reason": str(exc)})
+            index.releases.append(entry | {"status": "missing", "reason": f"no source for chart {spec.ref.describe()} "
+                                                                    "in the chart search folders (llmp charts list)"})
+            index.messages[spec.name] = str(exc)
             continue
         rendered = render_release(spec, source)
         write_release(rendered.all_objects, out / spec.name)

@@ -51,3 +51,15 @@ def require_crd_schemas() -> Path:
         "(docs/verify.md, 'CRD schemas')",
     )
     return path
+
+
+def require_rendered_charts(build_dir: Path) -> None:
+    """Skip (user machine) or fail (CI) unless `llmp plan` rendered every Helm release into `build_dir`."""
+    import json
+
+    index = build_dir / "charts.json"
+    missing = [r["release"] for r in json.loads(index.read_text())["releases"] if r["status"] != "rendered"] \
+        if index.is_file() else ["(no charts.json)"]
+    require(not missing, f"Helm charts not rendered ({', '.join(missing)}): provide the pinned chart sources "
+                         "(`llmp charts pull`, LLMP_CHARTS=<folder>, or shared/charts beside the checkout; "
+                         "`llmp charts list` shows what is searched)")

@@ -100,8 +100,11 @@ def test_the_plan_without_chart_sources_says_so_and_fails_only_under_ci(no_sourc
 def test_the_control_plane_ports_file_is_what_the_rendered_charts_need(planned) -> None:
     """The file the GKE firewall reads equals the ports derived from every stack's rendered charts now;
     regenerate it with `python -m llmplatform.charts.ports --write` when a chart or its values change."""
+    from llmplatform.testing.gates import require_rendered_charts
+
     merged: dict[str, set[int]] = {}
     for stack in ("dev", "prod", "vast"):
+        require_rendered_charts(planned(stack))
         for release, ports in ports_by_release(planned(stack)).items():
             merged.setdefault(release, set()).update(ports)
     derived = {release: sorted(ports) for release, ports in sorted(merged.items())}

@@ -22,6 +22,7 @@ import pytest
 
 from llmplatform.charts.write import read_index, write_charts
 from llmplatform.serving.images import GIE_CRDS_URL
+from llmplatform.testing.gates import require_rendered_charts
 from llmplatform.verify.install import prove_install
 from llmplatform.verify.install.checks import duration_s, pod_start_budget_s
 from llmplatform.verify.run import FAIL, PASS, verify_stack
@@ -31,6 +32,7 @@ Plan = dict[str, Any]
 
 
 def copy_plan(plan_dir: Path, dest: Path) -> Path:
+    require_rendered_charts(plan_dir)
     shutil.copytree(plan_dir, dest, ignore=shutil.ignore_patterns("verify.json", "report.md", "*.png"))
     return dest
 
@@ -200,6 +202,7 @@ PLANTS = {
 
 @pytest.mark.parametrize("stack", ["dev", "prod", "vast"])
 def test_every_stack_installs(stack, planned) -> None:
+    require_rendered_charts(planned(stack))
     result = prove_install(planned(stack))
     assert result.passed, "\n".join(map(str, result.problems))
     assert not result.missing_charts
@@ -242,6 +245,7 @@ def test_the_prometheus_selector_plant_also_fails_validity_free_install_is_the_o
 def test_the_charts_index_covers_every_release_the_plan_records(planned) -> None:
     for stack in ("dev", "prod", "vast"):
         build_dir = planned(stack)
+        require_rendered_charts(build_dir)
         plan = json.loads((build_dir / "plan.json").read_text())
         releases = sorted(r["inputs"]["name"] for r in plan["resources"] if r["type"] == RELEASE)
         index = read_index(build_dir)
