@@ -69,32 +69,42 @@ def _timed(fn, *args, **kwargs) -> Proof:
 
 def prove_network(objects: list[dict[str, Any]], trust_tier: str, out_dir: Path) -> Proof:
     from llmplatform.verify.matrix import connectivity_matrix, render_png
+    from llmplatform.verify.routes import prove_routes, table_lines
     from llmplatform.verify.sr1 import prove_sr1
 
     matrix = connectivity_matrix(objects)
     png = render_png(matrix, out_dir / "connectivity.png", f"Who can connect to which platform service ({trust_tier})")
+    routes = prove_routes(objects)
     data: dict[str, Any] = {"matrix": str(png.name),
-                            "allowed": sorted(f"{s} -> {d}: {c}" for (s, d), c in matrix.cells.items())}
+                            "allowed": sorted(f"{s} -> {d}: {c}" for (s, d), c in matrix.cells.items()),
+                            "vllmRoutes": {"servers": routes.servers, "routes": routes.rows,
+                                           "table": table_lines(routes), "problems": routes.problems}}
     if trust_tier == "trusted":
         return Proof("sr1", "SR1 network path (network-config-analyzer)", DORMANT,
                      "dormant on the trusted tier: no NetworkPolicies are applied, so nothing is proved", data=data)
     result = prove_sr1(objects)
     problems = [f"{q.kind} query {q.name} failed: {q.description}\n{q.detail}" for q in result.queries if not q.passed]
     problems += [f"analyzer warning treated as failure: {w}" for w in result.warnings]
+    problems += [f"vLLM routes: {p}" for p in routes.problems]
     data.update(queries=[{"name": q.name, "kind": q.kind, "passed": q.passed, "description": q.description}
                          for q in result.queries],
                 probePods=result.probe_pods, namespaces=result.namespaces, engine=f"nca {result.nca_version}")
     summary = (f"{sum(q.passed for q in result.queries)}/{len(result.queries)} queries hold over "
                f"{result.probe_pods} probe pods in {result.namespaces} namespaces (nca {result.nca_version})")
+    open_routes = [r for r in routes.rows if r["served"] and not r["guarded"] and not r["readOnly"]]
+    summary += (f"; vLLM {len(routes.rows)} routes, {len(open_routes)} acting without its key, "
+                + ("none reachable but by the inference gateway, which forwards only guarded paths" if not routes.problems
+                   else f"{len(routes.problems)} route problem(s)"))
     return Proof("sr1", "SR1 network path (network-config-analyzer)", FAIL if problems else PASS, summary, problems, data)
 
 
 def prove_admission(objects: list[dict[str, Any]], trust_tier: str, extra_exempt: tuple[str, ...], *,
                     cel_python_sample: int | None = 2000,
-                    substrate: dict[str, Any] | None = None) -> Proof:
+                    substrate: dict[str, Any] | None = None, stride: int = 1) -> Proof:
     """SR2: the rendered CEL on two engines against the independent statement, with Kueue's scope read
     from its rendered chart and the substrate's GPU taint and runtime class from the plan's
-    `substrateCapabilities`; and no exempt name the platform does not create can be claimed."""
+    `substrateCapabilities`; and no exempt name the platform does not create can be claimed.
+    `stride`: evaluate every n-th generated shape only (tests; `llmp verify` evaluates all)."""
     from llmplatform.verify.sr2 import prove_sr2
     from llmplatform.verify.sr2.exempt_names import exempt_names_from_vap, prove_exempt_names
     from llmplatform.verify.sr2.kueue import read_kueue_config
@@ -123,7 +133,7 @@ def prove_admission(objects: list[dict[str, Any]], trust_tier: str, extra_exempt
     enforce = trust_tier != "trusted"
     proof = prove_sr2(policies[0], vaps[0], bindings[0], enforce=enforce,
                       exempt_namespaces=exempt, extra_objects=gpu_workloads, kueue=kueue, reach=reach,
-                      cel_python_sample=cel_python_sample)
+                      cel_python_sample=cel_python_sample, stride=stride)
     problems = [f"{m.rendering} ({m.engine}): {m.problem} on {m.count} shape(s), e.g. {m.example}"
                 + (f" ({m.detail})" if m.detail else "") for m in proof.mismatches]
     problems += [f"structural: {p}" for p in proof.structural_problems]
