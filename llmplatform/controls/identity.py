@@ -158,7 +158,7 @@ def trusted_peers(policies: Iterable[Mapping[str, Any]]) -> tuple[tuple[TrustedP
             if "namespaceSelector" in peer:
                 namespaces = _pinned_namespaces(peer["namespaceSelector"])
                 if namespaces is None:
-                    problems.append(f"{where}: labels {dict(pod_labels)} are trusted in namespaces not pinned by "
+                    problems.append(f"{where}: labels {[dict(s) for s in label_sets]} are trusted in namespaces not pinned by "
                                     f"{labels.K8S_NS_NAME}; they cannot be bound to a ServiceAccount")
                     continue
             else:

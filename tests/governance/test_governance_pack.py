@@ -76,7 +76,8 @@ def test_trusted_renders_no_network_policy_and_no_identity_rule_and_the_cluster_
     monkeypatch.setattr(pulumi.log, "info", lambda msg, *a, **kw: logged.append(msg))
     pack = recorder.run(build("trusted"))
     assert recorder.of_type(NETPOL) == []
-    assert [m["metadata"]["name"] for m in manifests(recorder, VAP)] == ["llmplatform-sr2-gpu-queue"]
+    vaps = [m["metadata"]["name"] for m in manifests(recorder, VAP)]
+    assert "llmplatform-sr2-gpu-queue" in vaps and not [n for n in vaps if n.startswith("llmplatform-sr1")]
     assert states(recorded_plan(recorder))["sr1-network"] == "dormant"
     assert recorded_plan(recorder) == pack.control_plan.as_json()
     assert any(line.startswith("SR1 network policies dormant on tier trusted") and "not applied" in line
@@ -86,7 +87,7 @@ def test_trusted_renders_no_network_policy_and_no_identity_rule_and_the_cluster_
 
 def test_trusted_audits_sr2_in_both_renderings(recorder):
     recorder.run(build("trusted"))
-    (binding,) = manifests(recorder, VAPB)
+    (binding,) = [b for b in manifests(recorder, VAPB) if b["spec"]["policyName"] == "llmplatform-sr2-gpu-queue"]
     assert binding["spec"]["validationActions"] == ["Audit"]
     (policy,) = manifests(recorder, "kubernetes:kyverno.io/v1:ClusterPolicy")
     assert policy["spec"]["rules"][0]["validate"]["failureAction"] == "Audit"
@@ -99,19 +100,51 @@ def test_multi_team_prod_enforces_sr1_in_every_platform_namespace_and_denies_in_
     by_ns: dict[str, set[str]] = {}
     for p in policies:
         by_ns.setdefault(p["metadata"]["namespace"], set()).add(p["metadata"]["name"])
-    assert set(by_ns) == {naming.NS_SERVING, naming.NS_GATEWAY, naming.NS_TENANT_GATEWAY}
+    assert set(by_ns) == {naming.NS_SERVING, naming.NS_GATEWAY, naming.NS_TENANT_GATEWAY, naming.NS_MONITORING}
+    assert by_ns[naming.NS_MONITORING] == {"sr1-default-deny", "sr1-allow-dns", "sr1-prometheus"}
     assert all({"sr1-default-deny", "sr1-allow-dns"} <= names for names in by_ns.values())
     assert by_ns[naming.NS_TENANT_GATEWAY] >= {"sr1-tenant-gateway", "sr1-budget-db", "sr1-budget-cache",
                                                "sr1-tenant-reconciler"}
     bindings = {b["spec"]["policyName"]: b["spec"]["validationActions"] for b in manifests(recorder, VAPB)}
-    assert bindings == {"llmplatform-sr1-identity": ["Deny"], "llmplatform-sr2-gpu-queue": ["Deny"]}
+    assert {n: a for n, a in bindings.items() if n != "llmplatform-sr2-exempt-names"} == {
+        "llmplatform-sr1-identity": ["Deny"], "llmplatform-sr1-host-isolation": ["Deny"],
+        "llmplatform-sr2-gpu-queue": ["Deny"]}
     assert states(recorded_plan(recorder))["sr1-network"] == "enforced"
 
 
 def test_the_identity_rule_names_the_service_account_the_tenant_gateway_reports(recorder):
     recorder.run(build("multi-team", litellm_service_account="litellm-proxy"))
     vap = next(m for m in manifests(recorder, VAP) if m["metadata"]["name"] == "llmplatform-sr1-identity")
-    assert "i.serviceAccount == 'litellm-proxy'" in vap["spec"]["validations"][0]["expression"]
+    expression = vap["spec"]["validations"][0]["expression"]
+    litellm = next(c for c in expression.split(" &&\n") if f"'{L.ROLE_TENANT_GATEWAY}'" in c)
+    assert f"!= '{naming.NS_TENANT_GATEWAY}'" in litellm and litellm.endswith("in ['litellm-proxy']))")
+
+
+def test_a_new_trusted_peer_without_an_identity_is_refused_by_the_pack(recorder, monkeypatch):
+    from llmplatform.controls import sr1
+    from llmplatform.k8s.networkpolicy import allow_from, match_labels, pod_peer, tcp
+
+    real = sr1.monitoring_policies
+
+    def with_grafana(facts, scraped):
+        policies = real(facts, scraped)
+        policies[-1]["spec"]["ingress"].append(
+            allow_from([pod_peer(naming.NS_MONITORING, match_labels({L.NAME: "grafana"}))], tcp(9090)))
+        return policies
+
+    monkeypatch.setattr(sr1, "monitoring_policies", with_grafana)
+    with pytest.raises(InputPropertiesError) as err:
+        recorder.run(build("multi-team"))
+    reasons = [e["reason"] for e in err.value.errors if e["property_path"] == "sr1 identity"]
+    assert reasons and "app.kubernetes.io/name=grafana in namespace monitoring" in reasons[0]
+
+
+def test_no_namespace_the_platform_creates_allows_host_access(recorder):
+    recorder.run(build("untrusted"))
+    levels = {m["metadata"]["name"]: m["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+              for m in manifests(recorder, "kubernetes:core/v1:Namespace")}
+    assert levels and set(levels.values()) <= {"baseline", "restricted"}, levels
+    assert levels[naming.NS_MONITORING] == "restricted"
 
 
 def test_kyverno_is_a_pinned_release_ha_on_prod_and_the_cluster_policy_waits_for_it(recorder):

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from llmplatform import labels as L
 from llmplatform import naming, ports
-from llmplatform.controls import sr1
+from llmplatform.controls import identity, podsecurity, sr1
 from llmplatform.controls.sr1 import NetworkFacts
 from llmplatform.serving.charts import GATEWAY_METRICS_PORT
 from llmplatform.validate.core import validate_core
@@ -76,7 +76,9 @@ def test_every_managed_namespace_has_default_deny_for_both_directions_and_dns(fa
 def test_policies_select_pods_only_by_the_role_label_and_every_rule_names_its_ports(facts):
     for policy in sr1.all_policies(facts):
         selector = policy["spec"]["podSelector"]
-        assert selector == {} or set(selector["matchLabels"]) == {L.ROLE}
+        # Prometheus is the chart's pod: selected by the chart's own name label (bound to its ServiceAccount).
+        assert selector == {} or set(selector["matchLabels"]) == {L.ROLE} or \
+            selector["matchLabels"] == dict(sr1.PROMETHEUS_POD_LABELS)
         for direction in ("ingress", "egress"):
             for rule in policy["spec"].get(direction, []):
                 assert rule.get("ports"), f"{policy['metadata']['name']}: a rule without ports opens every port"
@@ -212,7 +214,38 @@ def test_network_config_analyzer_proves_every_sr1_query_on_the_rendered_policies
     facts = NetworkFacts(tenant_namespaces=tenants, kube_api_cidrs=("172.16.0.32/28",), budget_backups=True)
     objects = _namespaces([*sr1.MANAGED_NAMESPACES, *tenants, naming.NS_MONITORING, naming.NS_CNPG,
                            sr1.ISTIO_NAMESPACE])
-    objects += _without_documented_allowances(sr1.all_policies(facts))
+    policies = sr1.all_policies(facts)
+    objects += _without_documented_allowances(policies)
+    # The SR1 admission rules as the GovernancePack renders them (the proof evaluates them too).
+    known = identity.platform_identities(litellm_service_account="litellm", serving_models=("qwen",))
+    objects += [*identity.validating_admission_policy(identity.bindings_for(policies, known)),
+                *podsecurity.validating_admission_policy(podsecurity.host_exempt_namespaces())]
     result = prove_sr1(objects)
     assert result.passed, [(q.name, q.detail) for q in result.queries if not q.passed] + result.warnings
-    assert {q.kind for q in result.queries} == {"forbidden", "required"}
+    assert {q.kind for q in result.queries} == {"forbidden", "required", "config", "admission"}
+
+
+# ---- monitoring (issue 15 defect 6) ---------------------------------------------------------------
+
+
+def test_only_kedas_operator_and_metrics_server_reach_prometheus_and_only_on_its_api_port():
+    facts = NetworkFacts()
+    prom = by_name(sr1.all_policies(facts), naming.NS_MONITORING, "sr1-prometheus")
+    assert prom["spec"]["podSelector"] == {"matchLabels": dict(sr1.PROMETHEUS_POD_LABELS)}
+    (rule,) = prom["spec"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": ports.PROMETHEUS_HTTP}]
+    assert rule["from"] == [sr1.pod_peer(naming.NS_KEDA, r) for r in sr1.PROMETHEUS_READERS]
+
+
+def test_prometheus_egress_is_exactly_what_its_targets_let_it_in_on_plus_the_kube_api():
+    facts = NetworkFacts(kube_api_cidrs=("172.16.0.32/28",))
+    policies = sr1.all_policies(facts)
+    me = sr1.prometheus_peer(facts)
+    admitted = sorted(
+        (p["metadata"]["namespace"], str(p["spec"]["podSelector"]), str(r["ports"]))
+        for p in policies for r in p["spec"].get("ingress", []) if me in r.get("from", []))
+    egress = by_name(policies, naming.NS_MONITORING, "sr1-prometheus")["spec"]["egress"]
+    opened = sorted((r["to"][0]["namespaceSelector"]["matchLabels"][L.K8S_NS_NAME], str(r["to"][0]["podSelector"]),
+                     str(r["ports"])) for r in egress[:-1])
+    assert opened == admitted and len(admitted) >= 3, "model servers, endpoint pickers and gateway proxies"
+    assert egress[-1] == sr1.kube_api_egress(facts), "pod discovery (kubernetes_sd_configs)"
