@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from llmplatform import labels as L
+from llmplatform.controls import identity, podsecurity
 from llmplatform.k8s.networkpolicy import (
     allow_from,
     allow_to,
@@ -39,7 +40,7 @@ DNS = allow_to([pod_peer("kube-system", match_labels({"k8s-app": "kube-dns"}))],
 
 def correct_set() -> list[dict]:
     objs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
-            for n in ("llm-serving", "llm-gateway", "llm-tenant-gateway", "monitoring", "cnpg-system")]
+            for n in ("llm-serving", "llm-gateway", "llm-tenant-gateway", "monitoring", "cnpg-system", "keda")]
     for ns in ("llm-serving", "llm-gateway", "llm-tenant-gateway"):
         objs.append(network_policy("default-deny", ns, {}, ingress=[], egress=[]))
         objs.append(network_policy("dns", ns, {}, egress=[DNS]))
@@ -62,7 +63,30 @@ def correct_set() -> list[dict]:
         network_policy("budget-cache", "llm-tenant-gateway", role("budget-cache"),
                        ingress=[allow_from([{"podSelector": role("tenant-gateway")}], tcp(6379))]),
     ]
+    objs += monitoring_set()
+    objs += admission_rules([o for o in objs if o["kind"] == "NetworkPolicy"])
     return objs
+
+
+PROMETHEUS = {"app.kubernetes.io/name": "prometheus"}
+KEDA = [{"app.kubernetes.io/name": "keda-operator"}, {"app.kubernetes.io/name": "keda-operator-metrics-apiserver"}]
+
+
+def monitoring_set() -> list[dict]:
+    """Monitoring under default-deny; only KEDA reaches Prometheus's API."""
+    return [
+        network_policy("default-deny", "monitoring", {}, ingress=[], egress=[]),
+        network_policy("dns", "monitoring", {}, egress=[DNS]),
+        network_policy("prometheus", "monitoring", match_labels(PROMETHEUS),
+                       ingress=[allow_from([pod_peer("keda", match_labels(k)) for k in KEDA], tcp(9090))]),
+    ]
+
+
+def admission_rules(policies: list[dict]) -> list[dict]:
+    """The SR1 admission rules for `policies`, as the GovernancePack renders them."""
+    known = identity.platform_identities(litellm_service_account="litellm", serving_models=("qwen",))
+    return [*identity.validating_admission_policy(identity.bindings_for(policies, known)),
+            *podsecurity.validating_admission_policy(podsecurity.host_exempt_namespaces())]
 
 
 def policy(objs, name, ns):
@@ -77,7 +101,7 @@ def failed(objs) -> list[str]:
 def test_a_correct_policy_set_passes_every_query():
     result = prove_sr1(correct_set())
     assert result.passed, [(q.name, q.detail) for q in result.queries if not q.passed] + result.warnings
-    assert {q.kind for q in result.queries} == {"forbidden", "required"}
+    assert {q.kind for q in result.queries} == {"forbidden", "required", "config", "admission"}
     assert result.probe_pods > 50 and result.nca_version
 
 
@@ -86,14 +110,16 @@ def test_or_split_selectors_are_caught_even_where_source_egress_masks_them():
     rule = policy(objs, "gateway", "llm-gateway")["spec"]["ingress"][0]
     both = rule["from"][0]
     rule["from"] = [{"namespaceSelector": both["namespaceSelector"]}, {"podSelector": both["podSelector"]}]
-    assert failed(objs) == ["gateway-only-from-litellm"]
+    # The bare podSelector also trusts LiteLLM's label in llm-gateway, where nothing binds it.
+    assert failed(objs) == ["gateway-only-from-litellm", "trusted-labels-bound-to-identity"]
 
 
 def test_an_any_namespace_label_match_is_caught():
     objs = correct_set()
     policy(objs, "vllm", "llm-serving")["spec"]["ingress"][0]["from"] = [
         {"namespaceSelector": {}, "podSelector": role("inference-gateway")}]
-    assert failed(objs) == ["model-servers-only-from-gateway"]
+    # The label is trusted in every namespace: no ServiceAccount binding can cover that either.
+    assert failed(objs) == ["model-servers-only-from-gateway", "trusted-labels-bound-to-identity"]
 
 
 def test_a_missing_default_deny_is_caught():
