@@ -2,7 +2,8 @@
 
 Four policies: Dataplane V2 on the GKE cluster (so NetworkPolicy is enforced at all), default-deny
 in every managed namespace, no allow rule admitting anything but the contract's callers to a
-protected pod, and the admission rule that ties LiteLLM's pod label to its ServiceAccount.
+protected pod, and the admission rules that tie trusted pod labels to their ServiceAccounts and keep
+pods off the host's network (host isolation, checked by the same policy).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pulumi_policy import (
 )
 
 from llmplatform import labels
+from llmplatform.controls import podsecurity
 from llmplatform.predicates import admission, netpol
 
 from .common import PROFILE_SCHEMA, SR1_IDENTITY, SR1_NETWORK, dormancy_reason, is_kind, objects_of, plain
@@ -118,15 +120,20 @@ def _identity_rule(args: StackValidationArgs, report: ReportViolation) -> None:
         [v for v in vaps if admission.is_identity_rule(v)], bindings,
         [k for k in kyverno if admission.is_identity_rule(k)],
         required=(("", "pods"),), operations=("CREATE", "UPDATE"), vap_required=False)
-    for problem in problems:
-        report(problem, None)
+    problems += admission.control_problems(
+        "the host-isolation rule (no hostNetwork/hostPID/hostIPC, hostPort or privileged pod outside the system "
+        "namespaces)", [v for v in vaps if podsecurity.is_host_isolation_rule(v)], bindings, [],
+        required=(("", "pods"), ("apps", "deployments"), ("apps", "daemonsets")), operations=("CREATE", "UPDATE"))
+    if problems:
+        report("; ".join(problems), None)
 
 
 sr1_identity_rule = StackValidationPolicy(
     name="sr1-identity-rule",
-    description="SR1: an enforcing admission rule lets only LiteLLM's ServiceAccount run pods labelled "
-                f"{labels.ROLE}={labels.ROLE_TENANT_GATEWAY} (CREATE and UPDATE), so the label NetworkPolicies "
-                "trust cannot be spoofed.",
+    description="SR1: enforcing admission rules bind every pod label a NetworkPolicy trusts to its ServiceAccount "
+                f"(at least {labels.ROLE}={labels.ROLE_TENANT_GATEWAY} to LiteLLM's; CREATE and UPDATE), so the "
+                "labels cannot be spoofed, and keep every pod outside the system namespaces off the host's network, "
+                "PID and IPC namespaces, host ports and privilege, where NetworkPolicy does not reach.",
     validate=_identity_rule,
     config_schema=PROFILE_SCHEMA,
     severity=Severity.HIGH,

@@ -95,7 +95,7 @@ def network_policies() -> list[Doc]:
                    [{"protocol": "UDP", "port": ports.DNS}])
     prometheus = pod_peer(naming.NS_MONITORING, match_labels({L.NAME: "prometheus"}))
     out = []
-    for ns in (serving, gateway, tgw):
+    for ns in (serving, gateway, tgw, naming.NS_MONITORING):  # monitoring: default-deny too (issue 15)
         out.append(network_policy("default-deny", ns, {}, ingress=[], egress=[]))
         out.append(network_policy("dns", ns, {}, egress=[dns]))
     out += [
