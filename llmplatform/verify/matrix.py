@@ -1,7 +1,7 @@
 """Connectivity matrix for the report: who can open a connection to which platform service.
 
 Rows are traffic sources (one representative pod per namespace and platform role, a fresh tenant
-namespace, and addresses outside the cluster); columns are the platform's services by role. Cells
+namespace, and addresses outside the cluster); columns are the platform's services by role, and Prometheus (whose API KEDA reads). Cells
 come from network-config-analyzer's connectivity map over the rendered policies, not from our reading
 of them. Each platform service gets two probe pods, because the analyzer reports no connection from a
 pod to itself: a role's path to its own kind (Postgres replication, say) is read from one twin to the
@@ -23,6 +23,16 @@ import yaml
 from llmplatform import labels
 from llmplatform.verify.sr1 import FRESH_TENANT_NS, KUBE_DNS, PROMETHEUS_LABELS, _namespace_docs
 
+PROMETHEUS = "prometheus"
+
+
+def _column(pod_labels: dict[str, str]) -> str | None:
+    """The destination column a pod belongs to: its role, or PROMETHEUS for the Prometheus server."""
+    if all(pod_labels.get(k) == v for k, v in PROMETHEUS_LABELS.items()):
+        return PROMETHEUS
+    return pod_labels.get(labels.ROLE)
+
+
 DESTINATIONS = (
     (labels.ROLE_MODEL_SERVER, "model servers"),
     (labels.ROLE_EPP, "endpoint picker"),
@@ -30,7 +40,9 @@ DESTINATIONS = (
     (labels.ROLE_TENANT_GATEWAY, "LiteLLM"),
     (labels.ROLE_BUDGET_DB, "Postgres"),
     (labels.ROLE_BUDGET_CACHE, "Redis"),
+    (PROMETHEUS, "Prometheus"),
 )
+"""Column key -> title; keys are platform roles, and PROMETHEUS for the chart's server pods (no role label)."""
 EXTERNAL = "outside the cluster"
 _LINE = re.compile(r"^(?P<src>\S+) => (?P<dst>\S+) : (?P<conn>.+)$")
 
@@ -63,7 +75,7 @@ def _representatives(objects: list[dict[str, Any]], namespaces: list[str]) -> li
     for i, ((ns, name), lbls) in enumerate(sorted(reps.items())):
         if ns not in namespaces:
             continue
-        twins = ("a", "b") if lbls.get(labels.ROLE) in dict(DESTINATIONS) else ("a",)
+        twins = ("a", "b") if _column(lbls) in dict(DESTINATIONS) else ("a",)
         for twin in twins:
             n = len(pods)
             pods.append({"apiVersion": "v1", "kind": "Pod",
@@ -79,7 +91,7 @@ def connectivity_matrix(objects: list[dict[str, Any]]) -> Matrix:
     rendered_ns = {o["metadata"]["name"]: o for o in objects if o.get("kind") == "Namespace"}
     ns_names = sorted(set(rendered_ns) | {"kube-system", FRESH_TENANT_NS})
     pods = _representatives(objects, ns_names)
-    role_of = {f"{p['metadata']['namespace']}/{p['metadata']['name']}": p["metadata"]["labels"].get(labels.ROLE)
+    role_of = {f"{p['metadata']['namespace']}/{p['metadata']['name']}": _column(p["metadata"]["labels"])
                for p in pods}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
