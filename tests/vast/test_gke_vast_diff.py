@@ -60,6 +60,10 @@ class Claim:
         return isinstance(parent, list) and index > 0 and parent[index - 1] == self.after_flag
 
 
+SR2_CEL = (Claim("ValidatingAdmissionPolicy", ("spec", "variables", "*", "expression")),
+           Claim("ClusterPolicy", ("spec", "rules", "*", "validate", "cel", "variables", "*", "expression")))
+"""The SR2 CEL variables: the exempt list and the GPU-access clause come from capabilities."""
+
 CAPABILITY_FIELDS: dict[str, tuple[Claim, ...]] = {
     "gpu_resource_name": (
         Claim("Deployment", (*POD, "containers", "*", "resources", "*", "**")),
@@ -79,8 +83,16 @@ CAPABILITY_FIELDS: dict[str, tuple[Claim, ...]] = {
     "gpu_taint": (
         Claim("Deployment", (*POD, "tolerations", "**")),
         Claim("ResourceFlavor", ("spec", "nodeTaints", "**")),
+        *SR2_CEL,  # SR2: no GPU-taint toleration without a GPU request
     ),
-    "runtime_class_name": (Claim("Deployment", (*POD, "runtimeClassName")),),
+    "runtime_class_name": (Claim("Deployment", (*POD, "runtimeClassName")), *SR2_CEL),
+    # SR2 exempts the substrate's own namespaces and refuses creating them (the name guard).
+    "system_namespaces": (
+        *SR2_CEL,
+        Claim("ValidatingAdmissionPolicy", ("spec", "matchConstraints", "namespaceSelector", "**")),
+        Claim("ClusterPolicy", ("spec", "rules", "*", "exclude", "any", "*", "resources", "namespaces", "**")),
+        Claim("ValidatingAdmissionPolicy", ("spec", "validations", "*", "expression")),
+    ),
     "gpu_time_slicing_replicas": (Claim("Deployment", (*POD, "containers", "*", "args", "*"),
                                         after_flag="--gpu-memory-utilization"),),
     "storage_class": (Claim("*", ("spec", "storage", "storageClass")),
