@@ -84,7 +84,7 @@ def test_the_dev_plan_groups_the_policies_that_do_not_apply_and_ends_with_the_ne
     assert not_applicable[0] == ("policy not applicable on this stack (5): sr1-default-deny, sr1-identity-rule, "
                                  "sr2-admission-enforced, sr3-prod-budget-db-ha, sr3-prod-fails-closed "
                                  "(reasons in policy.json)")
-    assert lines[-2].startswith("planned 75 resources for stack dev")
+    assert lines[-2].startswith("planned 77 resources for stack dev")
     assert lines[-1] == (f"next: llmp verify dev --build-dir {out} proves SR1-SR3 and manifest validity on "
                          "this plan (docs/verify.md)")
 
