@@ -4,6 +4,12 @@ vLLM shares prefix-cache blocks only between requests with equal `cache_salt`. T
 prod config (multi-team tier: tenant-salted) the backend must see one salt per tenant (the same for
 all of a tenant's keys, different between tenants) and never a salt the client sent. The dev config
 (trusted tier: shared) strips client salts and adds none, so every tenant shares one cache.
+
+Keys are made as the tenant reconciler makes them (`allowed_routes` = `reconcile.TENANT_ROUTES`);
+both salted call types are sent (chat and text completions). The shapes issue 15 found reaching
+vLLM unsalted (Responses, Anthropic messages, Gemini generateContent) are refused (403) with
+nothing reaching the backend, for such a key and for a `key_type: llm_api` key, which only the hook
+stops. tests/live/test_tenant_routes_live.py covers every other route.
 """
 
 from __future__ import annotations
