@@ -22,6 +22,7 @@ from llmplatform.controls.sr2 import (
     CONTAINER_LISTS,
     GPU_RESOURCE_NAMES,
     GPU_RESOURCE_PREFIXES,
+    NVIDIA_DEVICE_ENV,
     QUEUE_NAME_LABEL,
     RESOURCE_FIELDS,
     WORKLOAD_KINDS,
@@ -145,3 +146,37 @@ def gpu_workload_violations(obj: Mapping[str, Any]) -> list[str]:
                               f"[{r.resource}]" for r in requests}))
     return [f"{obj.get('kind')} requests a GPU ({where}) but {', '.join(missing)} lack(s) a non-empty "
             f"{QUEUE_NAME_LABEL} label: Kueue never admits it and the admission policy denies it"]
+
+
+DEFAULT_GPU_TAINT_KEYS = ("nvidia.com/gpu",)
+"""The taint key of GPU nodes (GKE); a toleration of it, or of every key, reaches GPU nodes."""
+DEFAULT_GPU_RUNTIME_CLASSES = ("nvidia",)
+"""The RuntimeClass of the NVIDIA container runtime (k3s)."""
+
+
+def gpu_access_without_request(obj: Mapping[str, Any], *, taint_keys: tuple[str, ...] = DEFAULT_GPU_TAINT_KEYS,
+                               runtime_classes: tuple[str, ...] = DEFAULT_GPU_RUNTIME_CLASSES) -> list[str]:
+    """Why a rendered object that requests no GPU still reaches one (SR2 rule 6), or [] when it does not.
+
+    A pod spec reaches a GPU or a GPU node through a toleration that names a GPU taint key or no key
+    (`operator: Exists` tolerates everything), an NVIDIA runtime class, or `NVIDIA_VISIBLE_DEVICES` /
+    `NVIDIA_DRIVER_CAPABILITIES` in any container's `env`. Objects that request a GPU are SR2's
+    queue rule's business, not this one's.
+    """
+    if gpu_requests(obj):
+        return []
+    out: list[str] = []
+    for path, spec in pod_specs(obj):
+        if spec.get("runtimeClassName") in runtime_classes:
+            out.append(f"{path}.runtimeClassName is {spec.get('runtimeClassName')!r} (the NVIDIA runtime)")
+        for t in spec.get("tolerations") or ():
+            if isinstance(t, Mapping) and (not t.get("key") or t.get("key") in taint_keys):
+                out.append(f"{path}.tolerations tolerates {t.get('key') or 'every taint'} (GPU nodes)")
+        for list_name, container in containers(spec):
+            for env in container.get("env") or ():
+                if isinstance(env, Mapping) and env.get("name") in NVIDIA_DEVICE_ENV:
+                    out.append(f"{path}.{list_name}[{container.get('name', '?')}] sets {env.get('name')}")
+    if not out:
+        return []
+    return [f"{obj.get('kind')} requests no GPU but reaches one: {'; '.join(out)}; request the GPU through a "
+            f"Kueue queue instead (the admission policy denies it)"]

@@ -60,14 +60,16 @@ def _gpu_queued(args: ResourceValidationArgs, report: ReportViolation) -> None:
     obj = k8s_object(args.resource_type, args.props)
     if obj is None:
         return
-    for problem in gpu.gpu_workload_violations(obj):
+    for problem in gpu.gpu_workload_violations(obj) + gpu.gpu_access_without_request(obj):
         report(problem, None)
 
 
 sr2_gpu_workloads_queued = ResourceValidationPolicy(
     name="sr2-gpu-workloads-queued",
     description=f"SR2: every rendered Pod or workload that requests nvidia.com/gpu or nvidia.com/mig-* (any container "
-                f"list, requests or limits) carries {QUEUE_NAME_LABEL} on the object and on every pod template.",
+                f"list, requests or limits) carries {QUEUE_NAME_LABEL} on the object and on every pod template; "
+                "one that requests no GPU neither tolerates the GPU taint, uses the nvidia runtime class nor sets "
+                "NVIDIA device variables.",
     validate=_gpu_queued,
     severity=Severity.HIGH,
 )
