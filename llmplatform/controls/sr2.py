@@ -2,7 +2,8 @@
 
 The rule, as rendered here
 --------------------------
-A request is denied (Enforce / Deny) or reported (Audit) when all of these hold:
+A request is denied (Enforce / Deny) or reported (Audit) when 1 and 2 hold and either 3 holds with 4 or 5,
+or 3 does not hold and 6 does:
 
 1. **Kind**: it CREATEs or UPDATEs a Pod (also through the `pods/ephemeralcontainers` subresource),
    a Deployment, StatefulSet, Job, CronJob or LeaderWorkerSet (`leaderworkerset.x-k8s.io/v1`).
