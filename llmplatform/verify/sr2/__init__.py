@@ -24,14 +24,23 @@ binding (dicts, as they would be applied; nothing is taken from `llmplatform.con
    every label key/value the selectors test is planted on a managed probe namespace, so an
    exemption a namespace could grant itself, or an extra exempted name, shows up as a mismatch.
 5. Extra objects (the platform's own GPU workloads) are evaluated too; any that a rendering would
-   deny or report is listed, and makes the proof fail.
+   deny or report, or that SR2 denies (e.g. outside Kueue's scope), is listed and makes the proof fail.
+6. Kueue's scope is read from its rendered chart (`kueue.read_kueue_config`: the manager ConfigMap's
+   `managedJobsNamespaceSelector` and `integrations.frameworks`, the mutating webhooks' namespace
+   selectors), and the oracle denies a queued GPU request Kueue does not act on
+   (`admitted-outside-kueue-scope`, naming the namespace and the reason). With the substrate's GPU
+   taint key and runtime class (`oracle.GpuReach`), it also denies GPU access without a GPU request
+   (`gpu-access-admitted`); the shapes cover every access form (`shapes.ACCESS_FORMS`).
+7. `exempt_names.prove_exempt_names`: every name SR2 exempts that the plan does not create must be
+   refused on Namespace CREATE by a rendered policy; names the plan creates and ordinary names must not.
 
 Engine notes: neither engine has Kubernetes' `quantity()` or library extensions, so the rendered CEL
 must stay portable; an expression that does not compile on an engine is a structural problem.
 
 Modules: `oracle` (the independent statement), `cel_text` (CEL extraction helpers), `engines`,
 `admission` (one request), `shapes` (the generated requests), `matching` (selector and match
-semantics), `renderings` (the decision models), `result` and `proof` (`prove_sr2`).
+semantics), `renderings` (the decision models), `kueue` (Kueue's rendered scope), `exempt_names`
+(the Namespace-CREATE guard), `result` and `proof` (`prove_sr2`).
 """
 
 from __future__ import annotations
