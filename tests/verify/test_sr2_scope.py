@@ -262,3 +262,14 @@ def test_the_guard_cel_refuses_exactly_its_names() -> None:
         return engine.run(program, engine.activation({"object": {"metadata": {"name": name}}})) is True
 
     assert not admits("kube-public") and not admits("x'y") and admits("team-a") and admits("kube-public2")
+
+
+def test_kueues_own_defaults_apply_when_the_config_leaves_them_out() -> None:
+    cm = {"kind": "ConfigMap", "metadata": {"name": "kueue-manager-config", "namespace": "kueue-system"},
+          "data": {"controller_manager_config.yaml": "apiVersion: config.kueue.x-k8s.io/v1beta2\nkind: Configuration\n"}}
+    kueue, problems = read_kueue_config([cm])
+    assert kueue is not None and not problems and kueue.frameworks == ("batch/job",)
+    # no webhook rendered for deployments: not managed; a Job everywhere but kube-system and kueue-system would be,
+    # had its webhook been rendered
+    assert not kueue.manages("Deployment", {"kubernetes.io/metadata.name": "team-a"})[0]
+    assert "kueue-system" in kueue.named_namespaces() and "kube-system" in kueue.named_namespaces()

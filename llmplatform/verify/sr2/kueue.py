@@ -6,7 +6,8 @@ Modelled from Kueue v0.19.2 and its chart at that version:
   (`<release>-manager-config`, mounted at /controller_manager_config.yaml). Its
   `managedJobsNamespaceSelector` is a hard exemption for the pod-based integrations (pod, deployment,
   statefulset, leaderworkerset): outside it a queue label is ignored. Absent, Kueue defaults it to
-  `kubernetes.io/metadata.name NotIn [kube-system, <Kueue's namespace>]`.
+  `kubernetes.io/metadata.name NotIn [kube-system, <Kueue's namespace>]`, and absent frameworks to
+  `batch/job` alone (apis/config/v1beta2/defaults.go).
 - Only the integrations listed in `integrations.frameworks` run; a kind without its integration is
   never queued (a CronJob's Jobs are queued by `batch/job`).
 - The chart copies `managedJobsNamespaceSelector` into every job webhook's `namespaceSelector`, and
@@ -92,11 +93,14 @@ def read_kueue_config(objects: Sequence[Mapping[str, Any]]) -> tuple[KueueConfig
         config = yaml.safe_load(cm["data"][CONFIG_KEY]) or {}
     except yaml.YAMLError as exc:
         return None, [f"{source}: {CONFIG_KEY} is not YAML: {exc}"]
+    # Defaults as apis/config/v1beta2/defaults.go (v0.19.2) sets them: the selector excludes kube-system and
+    # Kueue's own namespace (config `namespace`, else the pod's); no frameworks means `batch/job` only.
     selector = config.get("managedJobsNamespaceSelector")
     if selector is None:
+        own = str(config.get("namespace") or meta.get("namespace") or "kueue-system")
         selector = {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn",
-                                          "values": ["kube-system", str(meta.get("namespace") or "kueue-system")]}]}
-    frameworks = tuple(((config.get("integrations") or {}).get("frameworks")) or ())
+                                          "values": ["kube-system", own]}]}
+    frameworks = tuple(((config.get("integrations") or {}).get("frameworks")) or ("batch/job",))
     webhooks: dict[str, Mapping[str, Any] | None] = {}
     for o in objects:
         if o.get("kind") != "MutatingWebhookConfiguration":
