@@ -153,12 +153,13 @@ def plant_leaked_secret(build_dir: Path) -> None:
     (build_dir / "debug" / "env.txt").write_text(f"LITELLM_MASTER_KEY=sk-{value}\n")
 
 
-def plant_privileged_container(build_dir: Path) -> None:
-    def privileged(doc: Manifest) -> Manifest:
-        doc["spec"]["template"]["spec"]["containers"][0]["securityContext"]["privileged"] = True
+def plant_privilege_escalation(build_dir: Path) -> None:
+    # Not a host-access field (SR1's host-isolation admission would refuse `privileged`): checkov alone sees it.
+    def escalates(doc: Manifest) -> Manifest:
+        doc["spec"]["template"]["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
         return doc
 
-    edit(build_dir, "Deployment", "litellm", privileged, "llm-tenant-gateway")
+    edit(build_dir, "Deployment", "litellm", escalates, "llm-tenant-gateway")
 
 
 @dataclass(frozen=True)
@@ -182,8 +183,8 @@ PLANTS = {
     "weakened-kyverno-cel": Plant(plant_cel_ignoring_mig, "sr2", ("kyverno", "missed-violation", "nvidia.com/mig-")),
     "fail-open-on-prod": Plant(plant_fail_open, "sr3", ("allow_requests_on_db_unavailable",)),
     "leaked-secret": Plant(plant_leaked_secret, "validity", ("secret", "debug/env.txt")),
-    "privileged-container-checkov": Plant(plant_privileged_container, "validity",
-                                          ("CKV_K8S_16", "Deployment/llm-tenant-gateway/litellm"), checkov=True),
+    "privilege-escalation-checkov": Plant(plant_privilege_escalation, "validity",
+                                          ("CKV_K8S_20", "Deployment/llm-tenant-gateway/litellm"), checkov=True),
 }
 
 
