@@ -7,18 +7,18 @@ What it renders is decided by one pure function, `llmplatform.controls.tiers.pla
 (trust tier x profile x substrate facts x governance config), and nothing else:
 
 - SR1 network path (enforced on multi-team and untrusted): native NetworkPolicies with default-deny
-  in llm-serving, llm-gateway and llm-tenant-gateway (`llmplatform.controls.sr1`), and the identity
+  in llm-serving, llm-gateway and llm-tenant-gateway (`llmplatform.controls.sr1_network.render`), and the identity
   ValidatingAdmissionPolicy + binding that ties every pod label those policies trust as a peer to
-  its ServiceAccount, generated from the policies (`llmplatform.controls.identity`), and the
+  its ServiceAccount, generated from the policies (`llmplatform.controls.sr1_identity.render`), and the
   host-isolation ValidatingAdmissionPolicy: no hostNetwork/PID/IPC, hostPort or privileged pod outside
-  the system namespaces, including namespaces created later (`llmplatform.controls.podsecurity`).
+  the system namespaces, including namespaces created later (`llmplatform.controls.sr1_host_isolation.render`).
   Monitoring is under default-deny too (only KEDA reaches Prometheus).
 - SR2 GPU admission (enforced, or audit on trusted): the native ValidatingAdmissionPolicy + binding
   and, with `governance.kyverno`, a pinned Kyverno release and the same rule as a Kyverno
-  ClusterPolicy (`llmplatform.controls.sr2`). Managed namespaces are every namespace except the
+  ClusterPolicy (`llmplatform.controls.sr2_gpu_admission.render`). Managed namespaces are every namespace except the
   exempt list (deny-by-default).
 - Tenancy (untrusted): ResourceQuota, LimitRange, key-reader RBAC and default-deny NetworkPolicies in
-  every `tenant-<name>` namespace (`llmplatform.controls.tenancy`).
+  every `tenant-<name>` namespace (`llmplatform.controls.tenant_namespaces.render`).
 - SR3 is rendered by the TenantGateway; this component checks that the tenant gateway's shape meets
   the plan's SR3 decision (fail closed on prod, >= 3 Postgres instances, Redis above one replica).
 
@@ -39,24 +39,19 @@ from pulumi.errors import InputPropertiesError, InputPropertyErrorDetails
 from components.platform_namespaces import PlatformNamespaces
 from llmplatform import labels, naming
 from llmplatform.config.model import Governance, Profile, TenantGatewaySpec, TenantSpec, TrustTier
-from llmplatform.controls import identity, podsecurity, sr1, sr2, tenancy, tiers
-from llmplatform.controls import namespace_guard
-from llmplatform.controls.exemptions import sr2_exempt_namespaces, unowned_exempt_names
-from llmplatform.predicates.sr3 import BudgetFacts, sr3_violations
+from llmplatform.controls import registry, tiers
+from llmplatform.controls.exemptions import sr2_exempt_namespaces
+from llmplatform.controls.rendering import ControlInputs, Release, Rendered
+from llmplatform.controls.sr1_identity import render as identity
+from llmplatform.controls.sr1_network import render as sr1
+from llmplatform.controls.tenant_namespaces import render as tenancy
+from llmplatform.controls.sr3_fail_closed.predicates import BudgetFacts, sr3_violations
 from substrates.capabilities import SubstrateCapabilities
 
 TYPE = "llmplatform:governance_pack:GovernancePack"
 
-KYVERNO_CHART = "kyverno"
-KYVERNO_CHART_VERSION = "3.9.0"
-"""kyverno/kyverno chart 3.9.0 ships Kyverno v1.19.0, the release whose ClusterPolicy CRD schema
-the validity proof checks against (shared/crd-schemas)."""
-KYVERNO_CHART_REPO = "https://kyverno.github.io/kyverno/"
-KYVERNO_RELEASE = "kyverno"
 CONTROL_PLAN_CONFIGMAP = "governance-control-plan"
 CONTROL_PLAN_KEY = "control-plan.json"
-SR2_POLICY_NAME = "llmplatform-sr2-gpu-queue"
-SR2_NAMESPACE_GUARD_NAME = "llmplatform-sr2-exempt-names"
 LITELLM_SERVICE_ACCOUNT = "litellm"
 
 
@@ -108,68 +103,11 @@ class GovernancePackArgs:
     """RBAC group of a tenant, `{name}` replaced by the tenant name (untrusted)."""
 
 
-def kyverno_values(*, high_availability: bool, exempt_namespaces: tuple[str, ...]) -> dict[str, Any]:
-    """Helm values for the pinned Kyverno release.
-
-    - HA on prod: 3 admission controller replicas (the chart then adds a PDB), 2 of each other controller.
-    - `policyExceptions` off: no namespace can exempt itself from SR2 with a PolicyException.
-    - `generateValidatingAdmissionPolicy` off: the platform renders its own VAP for SR2; a second,
-      Kyverno-generated one would duplicate it under another name.
-    - Kyverno's webhooks skip the SR2-exempt namespaces (as the rule does), so operator and system
-      namespaces never wait on Kyverno being up.
-    - Every controller pod gets a pod security context (non-root, RuntimeDefault seccomp; the chart's
-      container contexts already run as 65534, drop ALL and keep the root filesystem read-only) and
-      pulls its tag-pinned image `Always`.
-    - The background, cleanup and reports controllers keep the chart's requests and memory limits and
-      get a CPU limit. The admission controller keeps none: it answers API writes within a webhook
-      timeout, and throttling would turn a burst of pod creations into refused admissions.
-    """
-    replicas = 3 if high_availability else 1
-    others = 2 if high_availability else 1
-    pod_security = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
-    pull = {"pullPolicy": "Always"}
-
-    def controller(count: int) -> dict[str, Any]:
-        return {"replicas": count, "image": dict(pull), "podSecurityContext": dict(pod_security),
-                # kyverno-chart-3.9.0 values.yaml defaults, plus the CPU limit.
-                "resources": {"requests": {"cpu": "100m", "memory": "64Mi"},
-                              "limits": {"cpu": "500m", "memory": "128Mi"}}}
-
-    return {
-        "crds": {"install": True},
-        "admissionController": {"replicas": replicas, "podSecurityContext": dict(pod_security),
-                                "container": {"image": dict(pull)}},
-        "backgroundController": controller(others),
-        "cleanupController": controller(others),
-        "reportsController": controller(others),
-        "features": {
-            "policyExceptions": {"enabled": False},
-            "generateValidatingAdmissionPolicy": {"enabled": False},
-            "forceFailurePolicyIgnore": {"enabled": False},
-        },
-        "config": {"webhooks": {"namespaceSelector": {"matchExpressions": [
-            {"key": labels.K8S_NS_NAME, "operator": "NotIn", "values": list(exempt_namespaces)}]}}},
-    }
-
-
 def exempt_namespaces_for(args: GovernancePackArgs) -> tuple[str, ...]:
     if args.sr2_exempt_namespaces is not None:
         return tuple(sorted(set(args.sr2_exempt_namespaces)))
     return sr2_exempt_namespaces(args.governance.extra_exempt_namespaces,
                                  system_namespaces=args.capabilities.system_namespaces)
-
-
-def sr2_scope(args: GovernancePackArgs, plan: tiers.ControlPlan) -> tuple[sr2.KueueScope, sr2.GpuAccess]:
-    """Where Kueue acts (the list its chart values are rendered from) and what reaches a GPU on this substrate."""
-    from llmplatform.serving import charts, kueue
-
-    untrusted = plan.tenant_namespaces.state == tiers.ControlState.ENFORCED
-    tenants = [naming.tenant_namespace(t.name) for t in args.tenants] if untrusted else []
-    caps = args.capabilities
-    return (sr2.KueueScope(namespaces=kueue.managed_namespaces(tenants),
-                           kinds=sr2.kinds_for_frameworks(charts.KUEUE_FRAMEWORKS)),
-            sr2.GpuAccess(taint_keys=(caps.gpu_taint.key,) if caps.gpu_taint else (),
-                          runtime_classes=(caps.runtime_class_name,) if caps.runtime_class_name else ()))
 
 
 def network_facts(args: GovernancePackArgs, plan: tiers.ControlPlan) -> sr1.NetworkFacts:
@@ -183,11 +121,20 @@ def network_facts(args: GovernancePackArgs, plan: tiers.ControlPlan) -> sr1.Netw
     )
 
 
+def control_inputs(args: GovernancePackArgs, plan: tiers.ControlPlan) -> ControlInputs:
+    """What the controls' builders read: the plan and this stack's facts."""
+    untrusted = plan.tenant_namespaces.state == tiers.ControlState.ENFORCED
+    return ControlInputs(
+        plan=plan, capabilities=args.capabilities, network=network_facts(args, plan),
+        tenants=args.tenants if untrusted else (), exempt_namespaces=exempt_namespaces_for(args),
+        litellm_service_account=args.litellm_service_account, serving_models=args.serving_models,
+        high_availability=args.profile == Profile.PROD, tenant_quota=args.tenant_quota,
+        tenant_group_format=args.tenant_group_format)
+
+
 def identity_bindings(args: GovernancePackArgs, plan: tiers.ControlPlan) -> tuple[identity.IdentityBinding, ...]:
     """SR1 identity: one binding per pod label the rendered NetworkPolicies trust (generated from them)."""
-    known = identity.platform_identities(litellm_service_account=args.litellm_service_account,
-                                         serving_models=args.serving_models)
-    return identity.bindings_for(sr1.all_policies(network_facts(args, plan)), known)
+    return identity.bindings_for_inputs(control_inputs(args, plan))
 
 
 def validate(args: GovernancePackArgs) -> tuple[tiers.ControlPlan | None, list[InputPropertyErrorDetails]]:
@@ -268,9 +215,6 @@ class GovernancePack(pulumi.ComponentResource):
         self.network_policies = {}
         self.kyverno_release = None
         ns = args.namespaces
-        exempt = exempt_namespaces_for(args)
-        facts = network_facts(args, plan)
-
         known = {} if ns is None else {
             naming.NS_SERVING: ns.serving, naming.NS_GATEWAY: ns.gateway,
             naming.NS_TENANT_GATEWAY: ns.tenant_gateway, **ns.platform,
@@ -280,14 +224,6 @@ class GovernancePack(pulumi.ComponentResource):
             """The Namespace's name as an Output when we were given it, so children wait for it."""
             return known[ns_name].metadata.name if ns_name in known else ns_name
 
-        def child(*deps: pulumi.Resource) -> pulumi.ResourceOptions:
-            return pulumi.ResourceOptions(parent=self, depends_on=list(deps))
-
-        def namespaced(obj: dict[str, Any]) -> dict[str, Any]:
-            meta = dict(obj["metadata"])
-            meta["namespace"] = namespace_ref(meta["namespace"])
-            return meta
-
         # --- the record: always, whatever the tier --------------------------------------------------
         k8s.core.v1.ConfigMap(
             f"{name}-control-plan",
@@ -295,99 +231,63 @@ class GovernancePack(pulumi.ComponentResource):
                       "labels": {**labels.standard("governance", "control-plan"),
                                  labels.TRUST_TIER: plan.trust_tier.value}},
             data={CONTROL_PLAN_KEY: plan.to_json_text()},
-            opts=child())
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[]))
         for line in plan.log_lines():
             pulumi.log.info(line, resource=self)
         for warning in plan.warnings:
             pulumi.log.warn(warning, resource=self)
 
-        # --- SR1: NetworkPolicies and the identity binding ------------------------------------------
-        if plan.sr1_enforced:
-            for policies in sr1.platform_policies(facts).values():
-                for policy in policies:
-                    self._network_policy(f"{name}-netpol", policy, namespaced(policy), child())
-            vap, binding = identity.validating_admission_policy(identity_bindings(args, plan), enforce=True)
-            identity_policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-                f"{name}-identity-policy", metadata=vap["metadata"], spec=vap["spec"], opts=child())
-            k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-                f"{name}-identity-binding", metadata=binding["metadata"], spec=binding["spec"],
-                opts=child(identity_policy))
-            vap, binding = podsecurity.validating_admission_policy(
-                podsecurity.host_exempt_namespaces(args.capabilities.system_namespaces))
-            host_policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-                f"{name}-host-isolation-policy", metadata=vap["metadata"], spec=vap["spec"], opts=child())
-            k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-                f"{name}-host-isolation-binding", metadata=binding["metadata"], spec=binding["spec"],
-                opts=child(host_policy))
-
-        # --- SR2: GPU admission (native always; Kyverno when asked) ---------------------------------
-        kueue_scope, gpu_access = sr2_scope(args, plan)
-        vap, binding = sr2.validating_admission_policy(SR2_POLICY_NAME, enforce=plan.sr2_enforce,
-                                                       exempt_namespaces=exempt, kueue=kueue_scope,
-                                                       gpu_access=gpu_access)
-        sr2_policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-            f"{name}-sr2-policy", metadata=vap["metadata"], spec=vap["spec"], opts=child())
-        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-            f"{name}-sr2-binding", metadata=binding["metadata"], spec=binding["spec"], opts=child(sr2_policy))
-        guard, guard_binding = namespace_guard.validating_admission_policy(
-            SR2_NAMESPACE_GUARD_NAME, enforce=plan.sr2_enforce, names=unowned_exempt_names(exempt))
-        guard_policy = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
-            f"{name}-sr2-namespace-guard", metadata=guard["metadata"], spec=guard["spec"], opts=child())
-        k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
-            f"{name}-sr2-namespace-guard-binding", metadata=guard_binding["metadata"], spec=guard_binding["spec"],
-            opts=child(guard_policy))
-        if plan.kyverno:
-            self.kyverno_release = k8s.helm.v3.Release(
-                f"{name}-kyverno",
-                name=naming.helm_release(KYVERNO_RELEASE),
-                chart=KYVERNO_CHART,
-                version=KYVERNO_CHART_VERSION,
-                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KYVERNO_CHART_REPO),
-                namespace=namespace_ref(naming.NS_KYVERNO),
-                values=kyverno_values(high_availability=args.profile == Profile.PROD, exempt_namespaces=exempt),
-                atomic=True, cleanup_on_fail=True, timeout=600,
-                opts=child())
-            policy = sr2.kyverno_cluster_policy(SR2_POLICY_NAME, enforce=plan.sr2_enforce, exempt_namespaces=exempt,
-                                                kueue=kueue_scope, gpu_access=gpu_access)
-            k8s.apiextensions.CustomResource(
-                f"{name}-sr2-kyverno-policy", api_version=policy["apiVersion"], kind=policy["kind"],
-                metadata=policy["metadata"], spec=policy["spec"], opts=child(self.kyverno_release))
-
-        # --- tenancy (untrusted) ---------------------------------------------------------------------
-        if plan.tenant_namespaces.state == tiers.ControlState.ENFORCED:
-            for tenant in args.tenants:
-                self._tenant(name, tenant, args, facts, namespaced, child)
+        # --- every control the plan does not leave dormant, from the registry -----------------------
+        inputs = control_inputs(args, plan)
+        for control in registry.CONTROLS:
+            if control.decided_by is None or plan.decision(control.decided_by).state == tiers.ControlState.DORMANT:
+                continue
+            created: dict[str, pulumi.Resource] = {}
+            for item in control.objects(inputs):
+                created[item.role] = self._create(name, item, [created[r] for r in getattr(item, "after", ())],
+                                                  namespace_ref)
 
         self.register_outputs({"controlPlan": plan.as_json()})
 
-    def _network_policy(self, prefix: str, policy: dict[str, Any], metadata: dict[str, Any],
-                        opts: pulumi.ResourceOptions) -> k8s.networking.v1.NetworkPolicy:
-        ns_name, pol_name = policy["metadata"]["namespace"], policy["metadata"]["name"]
-        resource = k8s.networking.v1.NetworkPolicy(f"{prefix}-{ns_name}-{pol_name}", metadata=metadata,
-                                                   spec=policy["spec"], opts=opts)
-        self.network_policies[f"{ns_name}/{pol_name}"] = resource
+    def _create(self, name: str, item: Rendered | Release, after: list[pulumi.Resource],
+                namespace_ref: Any) -> pulumi.Resource:
+        """One control item as a child `f"{name}-{item.role}"`: the thin wrapper over the pure builders."""
+        opts = pulumi.ResourceOptions(parent=self, depends_on=after)
+        if isinstance(item, Release):
+            self.kyverno_release = k8s.helm.v3.Release(
+                f"{name}-{item.role}", name=item.release, chart=item.chart, version=item.version,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=item.repo),
+                namespace=namespace_ref(item.namespace), values=dict(item.values),
+                atomic=True, cleanup_on_fail=True, timeout=item.timeout, opts=opts)
+            return self.kyverno_release
+        obj = item.obj
+        metadata: Any = obj["metadata"]
+        if "namespace" in metadata:
+            metadata = {**metadata, "namespace": namespace_ref(metadata["namespace"])}
+        kind, resource_name = obj["kind"], f"{name}-{item.role}"
+        if kind == "NetworkPolicy":
+            resource: pulumi.Resource = k8s.networking.v1.NetworkPolicy(
+                resource_name, metadata=metadata, spec=obj["spec"], opts=opts)
+            self.network_policies[f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"] = resource
+        elif kind == "ValidatingAdmissionPolicy":
+            resource = k8s.admissionregistration.v1.ValidatingAdmissionPolicy(
+                resource_name, metadata=metadata, spec=obj["spec"], opts=opts)
+        elif kind == "ValidatingAdmissionPolicyBinding":
+            resource = k8s.admissionregistration.v1.ValidatingAdmissionPolicyBinding(
+                resource_name, metadata=metadata, spec=obj["spec"], opts=opts)
+        elif kind == "ResourceQuota":
+            resource = k8s.core.v1.ResourceQuota(resource_name, metadata=metadata, spec=obj["spec"], opts=opts)
+        elif kind == "LimitRange":
+            resource = k8s.core.v1.LimitRange(resource_name, metadata=metadata, spec=obj["spec"], opts=opts)
+        elif kind == "Role":
+            resource = k8s.rbac.v1.Role(resource_name, metadata=metadata, rules=obj["rules"], opts=opts)
+        elif kind == "RoleBinding":
+            resource = k8s.rbac.v1.RoleBinding(resource_name, metadata=metadata, role_ref=obj["roleRef"],
+                                               subjects=obj["subjects"], opts=opts)
+        elif "/" in obj["apiVersion"] and "spec" in obj:
+            resource = k8s.apiextensions.CustomResource(
+                resource_name, api_version=obj["apiVersion"], kind=kind, metadata=metadata, spec=obj["spec"],
+                opts=opts)
+        else:  # pragma: no cover - a control rendered a kind this wrapper does not know
+            raise AssertionError(f"unexpected control object kind {kind}")
         return resource
-
-    def _tenant(self, name: str, tenant: TenantSpec, args: GovernancePackArgs, facts: sr1.NetworkFacts,
-                namespaced: Any, child: Any) -> None:
-        base = f"{name}-tenant-{tenant.name}"
-        objects = tenancy.tenant_objects(tenant, gpu_resource=args.capabilities.gpu_resource_name, facts=facts,
-                                         quota=args.tenant_quota, group_format=args.tenant_group_format)
-        role = None
-        for obj in objects:
-            kind = obj["kind"]
-            if kind == "ResourceQuota":
-                k8s.core.v1.ResourceQuota(f"{base}-quota", metadata=namespaced(obj), spec=obj["spec"], opts=child())
-            elif kind == "LimitRange":
-                k8s.core.v1.LimitRange(f"{base}-limits", metadata=namespaced(obj), spec=obj["spec"], opts=child())
-            elif kind == "Role":
-                role = k8s.rbac.v1.Role(f"{base}-key-reader-role", metadata=namespaced(obj), rules=obj["rules"],
-                                        opts=child())
-            elif kind == "RoleBinding":
-                k8s.rbac.v1.RoleBinding(f"{base}-key-reader-binding", metadata=namespaced(obj),
-                                        role_ref=obj["roleRef"], subjects=obj["subjects"],
-                                        opts=child(*([role] if role else [])))
-            elif kind == "NetworkPolicy":
-                self._network_policy(f"{name}-netpol", obj, namespaced(obj), child())
-            else:  # pragma: no cover - tenancy renders only the kinds above
-                raise AssertionError(f"unexpected tenant object kind {kind}")

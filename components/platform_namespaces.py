@@ -8,11 +8,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from llmplatform import labels, naming
-from llmplatform.controls.podsecurity import PSS_BASELINE, PSS_ENFORCE, PSS_RESTRICTED
+from llmplatform.controls.sr1_host_isolation.render import PSS_BASELINE, PSS_ENFORCE, PSS_RESTRICTED
 
 TYPE = "llmplatform:platform_namespaces:PlatformNamespaces"
 
-# Pod Security Standards (SR1 host isolation, `llmplatform.controls.podsecurity`): serving, gateways,
+# Pod Security Standards (SR1 host isolation, `llmplatform.controls.sr1_host_isolation.render`): serving, gateways,
 # monitoring and tenants run `restricted`; the operators' namespaces `baseline` (no host network, PID,
 # IPC, ports or privileged containers). No namespace we create is `privileged`.
 _PSS = PSS_ENFORCE

@@ -8,7 +8,7 @@ PodDisruptionBudget when there is more than one replica, and a reconcile Job tha
 teams and keys match the configured tenants (keys land in `tenant-<name>-key` Secrets).
 
 The SR3 profile is validated on the rendered proxy config with the same predicate the CrossGuard
-pack uses (`llmplatform.predicates.sr3`); every violation is reported at once.
+pack uses (`llmplatform.controls.sr3_fail_closed.predicates`); every violation is reported at once.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from llmplatform.config.model import ModelSpec, PrefixCacheMode, TenantGatewaySp
 from llmplatform.gateway import db_ready, images, reconcile, tenants, workloads
 from llmplatform.gateway.hooks import hook_source
 from llmplatform.gateway.litellm_config import CONFIG_FILE, HOOK_MODULE, budget_facts, render_proxy_config
-from llmplatform.predicates.sr3 import sr3_violations
+from llmplatform.controls.sr3_fail_closed.predicates import sr3_violations
 
 TYPE = "llmplatform:tenant_gateway:TenantGateway"
 

@@ -24,7 +24,7 @@ from llmplatform.config.errors import (
 )
 from llmplatform.config.hardware import ACCELERATORS, machine_gpu_count, machine_types_for
 from llmplatform.predicates.capacity import pool_gpu_capacity, quota_violations
-from llmplatform.predicates.sr3 import BudgetFacts, sr3_violations
+from llmplatform.controls.sr3_fail_closed.predicates import BudgetFacts, sr3_violations
 
 DNS_LABEL = r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$"
 """Names that become Kubernetes object names and label values: DNS-1035 labels, at most 32 characters

@@ -35,7 +35,8 @@ from enum import StrEnum
 from typing import Any
 
 from llmplatform.config.model import Governance, PrefixCacheMode, Profile, TrustTier
-from llmplatform.predicates.sr3 import MIN_PROD_POSTGRES_INSTANCES
+from llmplatform.controls import registry
+from llmplatform.controls.sr3_fail_closed.predicates import MIN_PROD_POSTGRES_INSTANCES
 from substrates.capabilities import SubstrateCapabilities
 
 
@@ -85,16 +86,8 @@ class ControlDecision:
         return out
 
 
-TITLES: dict[str, str] = {
-    "sr1-network": "SR1 network policies",
-    "sr1-identity": "SR1 identity admission",
-    "sr2-gpu-admission": "SR2 GPU admission",
-    "sr3-fail-closed": "SR3 budgets fail closed",
-    "prefix-cache": "Prefix-cache isolation",
-    "tenant-namespaces": "Per-tenant namespaces",
-    "gpu-isolation": "GPU isolation",
-}
-"""Control key -> title, in the order plans, tables and logs list them."""
+TITLES = registry.TITLES
+"""Control key -> title, in the order plans, tables and logs list them (the registry's decided controls)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -138,6 +131,10 @@ class ControlPlan:
         """Every control, in `TITLES` order."""
         return (self.sr1_network, self.sr1_identity, self.sr2_gpu_admission, self.sr3_fail_closed,
                 self.prefix_cache, self.tenant_namespaces, self.gpu_isolation)
+
+    def decision(self, key: str) -> ControlDecision:
+        """The decision of control `key` (a decided control's key, `registry.TITLES`)."""
+        return next(d for d in self.decisions if d.key == key)
 
     @property
     def dormant(self) -> tuple[ControlDecision, ...]:

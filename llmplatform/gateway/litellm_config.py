@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from llmplatform.config.model import ModelSpec, PlatformConfig, PrefixCacheMode, TenantGatewaySpec
-from llmplatform.predicates.sr3 import BudgetFacts, config_facts
+from llmplatform.controls.sr3_fail_closed.predicates import BudgetFacts, config_facts
 
 HOOK_MODULE = "tenant_cache_salt"
 """File name (without .py) of the pre-call hook, mounted next to config.yaml."""

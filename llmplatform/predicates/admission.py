@@ -1,9 +1,9 @@
-"""Are the rendered admission controls there, and do they enforce? (SR1's identity rule, SR2's GPU rule.)
+"""Are the rendered admission controls there, and do they enforce? (Shared by every admission control.)
 
 Plain-dict checks over `admissionregistration.k8s.io/v1` ValidatingAdmissionPolicy (+Binding) and
-Kyverno `ClusterPolicy` objects. A control is recognised by what its CEL reads (the label contract),
-never by its name, so a renamed or re-rendered control is still found and an unrelated one is not
-mistaken for it. Whether the CEL is *right* is proved by `llmp verify` with two CEL engines; these
+Kyverno `ClusterPolicy` objects. Each control recognises its own rule by what its CEL reads (the label
+contract; `is_<rule>` in the control's `predicates.py`), never by its name, so a renamed or re-rendered
+control is still found and an unrelated one is not mistaken for it. Whether the CEL is *right* is proved by `llmp verify` with two CEL engines; these
 predicates answer the cheaper question a preview needs: is the control present, does it cover the
 resources and operations it must, and will a violation be denied rather than only audited.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from llmplatform import labels
 
 ENFORCING_VAP_ACTION = "Deny"
 ENFORCING_KYVERNO_ACTION = "enforce"
@@ -97,18 +96,6 @@ def kyverno_enforces(policy: Mapping[str, Any]) -> bool:
     return bool(rules) and all(
         str((r.get("validate") or {}).get("failureAction") or default).lower() == ENFORCING_KYVERNO_ACTION
         for r in rules)
-
-
-def is_identity_rule(obj: Mapping[str, Any]) -> bool:
-    """An admission rule that ties LiteLLM's role label to a ServiceAccount: its CEL reads both."""
-    text = cel_text(obj)
-    return labels.ROLE in text and labels.ROLE_TENANT_GATEWAY in text and "serviceAccountName" in text
-
-
-def is_sr2_rule(obj: Mapping[str, Any], gpu_names: Iterable[str], queue_label: str) -> bool:
-    """An admission rule that reads a GPU resource name and the Kueue queue label."""
-    text = cel_text(obj)
-    return queue_label in text and any(name in text for name in gpu_names)
 
 
 def control_problems(what: str, vaps: Sequence[Mapping[str, Any]], bindings: Sequence[Mapping[str, Any]],

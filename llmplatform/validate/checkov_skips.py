@@ -18,7 +18,7 @@ docs/verify.md:
   object, with scope `chart:<release>`; a registration that accepted nothing on a stack where its
   release is rendered is reported, so a chart bump or a values fix cannot leave a stale exception.
   Findings on the program's own objects are never accepted by it. Everything the chart's values can
-  fix is fixed there instead (`llmplatform/serving/charts.py`, `components/governance_pack.py`,
+  fix is fixed there instead (`llmplatform/serving/charts.py`, `llmplatform/controls/sr2_gpu_admission/kyverno.py`,
   `llmplatform/gateway/workloads.py`).
 
 A reason never contains `=` (checkov 3.3.x splits the annotation on every `=` and crashes on the whole

@@ -18,7 +18,7 @@ from llmplatform import labels
 from llmplatform.controls.exemptions import sr2_exempt_namespaces
 from llmplatform.plan.leaks import mock_secrets_for, scan_for_leaks
 from llmplatform.plan.render import load_manifests
-from llmplatform.predicates.sr3 import facts_from_objects, sr3_violations
+from llmplatform.controls.sr3_fail_closed.predicates import facts_from_objects, sr3_violations
 
 PASS, FAIL, DORMANT = "pass", "fail", "dormant"
 LIVE_RESULTS = Path("build") / "live" / "sr3-live.json"

@@ -532,7 +532,7 @@ def admission_checks(objects: list[dict[str, Any]], policies: list[dict[str, Any
     """Host-network sources and trusted-label identities, from the rendered SR1 admission rules
     (`llmplatform.verify.sr1_admission`). `namespaces`: the ones the proof models; the Kubernetes
     system namespaces are not probed (node agents run there, by design)."""
-    from llmplatform.controls.identity import UNBOUND_NAMESPACES
+    from llmplatform.controls.sr1_identity.render import UNBOUND_NAMESPACES
     from llmplatform.verify import sr1_admission as adm
 
     rules = adm.enforced_sr1_rules(objects)

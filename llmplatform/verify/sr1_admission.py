@@ -30,7 +30,7 @@ from functools import lru_cache
 from typing import Any
 
 from llmplatform import labels
-from llmplatform.controls import identity
+from llmplatform.controls.sr1_identity import render as identity
 from llmplatform.verify.sr2 import inline_variables
 
 SR1_CONTROL = f"{labels.PREFIX}/control"

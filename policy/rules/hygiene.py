@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, Severity
 
-from llmplatform.predicates import gpu, secrets
+from llmplatform.controls.sr2_gpu_admission import predicates as gpu
+from llmplatform.predicates import secrets
 from llmplatform.predicates.images import is_pinned_by_digest
 
 from .common import is_kind, k8s_object

@@ -18,8 +18,10 @@ from pulumi_policy import (
 )
 
 from llmplatform import labels
-from llmplatform.controls import podsecurity
-from llmplatform.predicates import admission, netpol
+from llmplatform.controls.sr1_host_isolation.predicates import is_host_isolation_rule
+from llmplatform.controls.sr1_identity.predicates import is_identity_rule
+from llmplatform.controls.sr1_network import predicates as netpol
+from llmplatform.predicates import admission
 
 from .common import PROFILE_SCHEMA, SR1_IDENTITY, SR1_NETWORK, dormancy_reason, is_kind, objects_of, plain
 
@@ -117,12 +119,12 @@ def _identity_rule(args: StackValidationArgs, report: ReportViolation) -> None:
     kyverno = [o for o in objects if is_kind(o, "ClusterPolicy", "kyverno.io")]
     problems = admission.control_problems(
         "the LiteLLM identity rule (role tenant-gateway only on LiteLLM's ServiceAccount)",
-        [v for v in vaps if admission.is_identity_rule(v)], bindings,
-        [k for k in kyverno if admission.is_identity_rule(k)],
+        [v for v in vaps if is_identity_rule(v)], bindings,
+        [k for k in kyverno if is_identity_rule(k)],
         required=(("", "pods"),), operations=("CREATE", "UPDATE"), vap_required=False)
     problems += admission.control_problems(
         "the host-isolation rule (no hostNetwork/hostPID/hostIPC, hostPort or privileged pod outside the system "
-        "namespaces)", [v for v in vaps if podsecurity.is_host_isolation_rule(v)], bindings, [],
+        "namespaces)", [v for v in vaps if is_host_isolation_rule(v)], bindings, [],
         required=(("", "pods"), ("apps", "deployments"), ("apps", "daemonsets")), operations=("CREATE", "UPDATE"))
     if problems:
         report("; ".join(problems), None)

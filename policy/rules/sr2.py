@@ -11,14 +11,15 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from llmplatform.controls.sr2 import (
+from llmplatform.controls.sr2_gpu_admission.render import (
     GPU_RESOURCE_NAMES,
     GPU_RESOURCE_PREFIXES,
     OPERATIONS,
     QUEUE_NAME_LABEL,
     WORKLOAD_KINDS,
 )
-from llmplatform.predicates import admission, gpu
+from llmplatform.controls.sr2_gpu_admission import predicates as gpu
+from llmplatform.predicates import admission
 
 from .common import PROFILE_SCHEMA, SR2_ADMISSION, dormancy_reason, is_kind, k8s_object, objects_of
 
@@ -37,7 +38,7 @@ def _admission(args: StackValidationArgs, report: ReportViolation) -> None:
     names = GPU_RESOURCE_NAMES + GPU_RESOURCE_PREFIXES
 
     def sr2(o: dict) -> bool:
-        return admission.is_sr2_rule(o, names, QUEUE_NAME_LABEL)
+        return gpu.is_sr2_rule(o, names, QUEUE_NAME_LABEL)
 
     for problem in admission.control_problems(
             "SR2 (GPU requests need a Kueue queue)", [v for v in vaps if sr2(v)], bindings,

@@ -1,7 +1,7 @@
 """SR3: prod budgets fail closed, and spend is counted once however many LiteLLM replicas run.
 
 All three policies read the same facts the components validate and `llmp verify` proves
-(`llmplatform.predicates.sr3.facts_from_objects`) and judge them with the same predicate
+(`llmplatform.controls.sr3_fail_closed.predicates.facts_from_objects`) and judge them with the same predicate
 (`sr3_violations`). Each policy asks the predicate about its own facts only, by holding every other
 fact at a compliant value, so one finding never shows up under three policy names.
 """
@@ -20,7 +20,7 @@ from pulumi_policy import (
 )
 
 from llmplatform import labels
-from llmplatform.predicates.sr3 import (
+from llmplatform.controls.sr3_fail_closed.predicates import (
     LITELLM_CONFIG_KEY,
     MAX_PROD_KEY_CACHE_TTL_SECONDS,
     MIN_PROD_POSTGRES_INSTANCES,

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmplatform.controls import sr2
+from llmplatform.controls.sr2_gpu_admission import render as sr2
 from llmplatform.testing.gates import require_crd_schemas
 from llmplatform.verify.sr2 import inline_variables
 

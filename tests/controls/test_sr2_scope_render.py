@@ -9,7 +9,8 @@ import pytest
 
 from components.gke_cluster import ADDON_NAMESPACES
 from llmplatform.config import GpuPool, VastSubstrate
-from llmplatform.controls import namespace_guard, sr2
+from llmplatform.controls.sr2_gpu_admission import namespace_guard
+from llmplatform.controls.sr2_gpu_admission import render as sr2
 from llmplatform.controls.exemptions import PLATFORM_CONTROLLERS, sr2_exempt_namespaces, unowned_exempt_names
 from llmplatform.serving import charts, kueue
 from llmplatform.verify.sr2.cel_text import inline_variables

@@ -18,7 +18,7 @@ from llmplatform.gateway.litellm_config import (
     render_litellm_config,
     secret_env_names,
 )
-from llmplatform.predicates.sr3 import LITELLM_CONFIG_KEY, facts_from_objects, sr3_violations
+from llmplatform.controls.sr3_fail_closed.predicates import LITELLM_CONFIG_KEY, facts_from_objects, sr3_violations
 from tests.gateway.conftest import served, stack_config
 
 URL = "http://inference-gateway-istio.llm-gateway.svc.cluster.local"

@@ -14,8 +14,6 @@ from pulumi.errors import InputPropertiesError
 from components.governance_pack import (
     CONTROL_PLAN_CONFIGMAP,
     CONTROL_PLAN_KEY,
-    KYVERNO_CHART_REPO,
-    KYVERNO_CHART_VERSION,
     TYPE,
     GovernancePack,
     GovernancePackArgs,
@@ -25,6 +23,7 @@ from llmplatform import labels as L
 from llmplatform import naming
 from llmplatform.config import TrustTier
 from llmplatform.controls.exemptions import sr2_exempt_namespaces
+from llmplatform.controls.sr2_gpu_admission.kyverno import KYVERNO_CHART_REPO, KYVERNO_CHART_VERSION
 from llmplatform.plan.render import is_manifest, manifest_of
 from llmplatform.testing.gates import require_crd_schemas
 from llmplatform.validate.core import validate_core
@@ -121,7 +120,7 @@ def test_the_identity_rule_names_the_service_account_the_tenant_gateway_reports(
 
 
 def test_a_new_trusted_peer_without_an_identity_is_refused_by_the_pack(recorder, monkeypatch):
-    from llmplatform.controls import sr1
+    from llmplatform.controls.sr1_network import render as sr1
     from llmplatform.k8s.networkpolicy import allow_from, match_labels, pod_peer, tcp
 
     real = sr1.monitoring_policies

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from llmplatform import labels as L
 from llmplatform import naming
-from llmplatform.controls import identity, sr1
+from llmplatform.controls.sr1_identity import render as identity
+from llmplatform.controls.sr1_network import render as sr1
 from llmplatform.k8s.networkpolicy import allow_from, match_labels, one_of, pod_peer, tcp
 from llmplatform.validate.core import validate_core
 from llmplatform.verify.sr2 import inline_variables

@@ -7,7 +7,9 @@ from functools import lru_cache
 
 import pytest
 
-from llmplatform.controls import identity, podsecurity
+from llmplatform.controls.sr1_host_isolation import render as podsecurity
+from llmplatform.controls.sr1_host_isolation.predicates import is_host_isolation_rule
+from llmplatform.controls.sr1_identity import render as identity
 from llmplatform.validate.core import validate_core
 from llmplatform.verify.sr1_admission import HOST_SHAPES, workload
 from llmplatform.verify.sr2 import inline_variables
@@ -82,7 +84,7 @@ def test_a_bare_object_is_admitted_and_the_rule_is_cluster_wide_and_denies():
     resources = {r for rule in spec["matchConstraints"]["resourceRules"] for r in rule["resources"]}
     assert {"pods", "pods/ephemeralcontainers", "deployments", "daemonsets", "cronjobs"} <= resources
     assert binding["spec"]["validationActions"] == ["Deny"]
-    assert podsecurity.is_host_isolation_rule(policy)
+    assert is_host_isolation_rule(policy)
     for obj in rendered():
         assert validate_core(obj, strict=True) == [], obj["metadata"]["name"]
 

@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 
 from llmplatform import labels as L
 from llmplatform import naming, ports
-from llmplatform.controls import identity, podsecurity, sr1
-from llmplatform.controls.sr1 import NetworkFacts
+from llmplatform.controls.sr1_identity import render as identity
+from llmplatform.controls.sr1_host_isolation import render as podsecurity
+from llmplatform.controls.sr1_network import render as sr1
+from llmplatform.controls.sr1_network.render import NetworkFacts
 from llmplatform.serving.charts import GATEWAY_METRICS_PORT
 from llmplatform.validate.core import validate_core
 

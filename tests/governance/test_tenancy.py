@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmplatform.config.model import TenantSpec
-from llmplatform.controls import sr1, tenancy
+from llmplatform.controls.sr1_network import render as sr1
+from llmplatform.controls.tenant_namespaces import render as tenancy
 from llmplatform.validate.core import validate_core
 
 FACTS = sr1.NetworkFacts(tenant_namespaces=("tenant-search",))

@@ -1,7 +1,7 @@
 """Editing copies of real plan.json documents: a governance baseline where the plan lacks one, and plants.
 
 The baseline stands in for GovernancePack's output until that component renders into the plan: the
-SR1 NetworkPolicies of the label contract, the SR2 admission rule from `llmplatform.controls.sr2`,
+SR1 NetworkPolicies of the label contract, the SR2 admission rule from `llmplatform.controls.sr2_gpu_admission.render`,
 and a LiteLLM identity rule. Each is added only when the plan has none of its own, so once
 GovernancePack lands these tests run on what it really renders.
 """
@@ -16,8 +16,10 @@ from typing import Any
 
 from llmplatform import labels as L
 from llmplatform import naming, ports
-from llmplatform.controls import sr2 as sr2_controls
 from llmplatform.controls.exemptions import sr2_exempt_namespaces
+from llmplatform.controls.sr1_identity.predicates import is_identity_rule
+from llmplatform.controls.sr2_gpu_admission import render as sr2_controls
+from llmplatform.controls.sr2_gpu_admission.predicates import is_sr2_rule
 from llmplatform.k8s.networkpolicy import allow_from, allow_to, match_labels, network_policy, one_of, pod_peer, tcp
 from llmplatform.predicates import admission
 
@@ -145,7 +147,7 @@ def governed(doc: Doc) -> Doc:
         for np in network_policies():
             add_object(doc, f"governance-np-{np['metadata']['namespace']}-{np['metadata']['name']}", np)
     names = sr2_controls.GPU_RESOURCE_NAMES + sr2_controls.GPU_RESOURCE_PREFIXES
-    if not any(admission.is_sr2_rule(o, names, L.QUEUE_NAME) for o in objs):
+    if not any(is_sr2_rule(o, names, L.QUEUE_NAME) for o in objs):
         exempt = sr2_exempt_namespaces()
         vap, binding = sr2_controls.validating_admission_policy("llmp-sr2-gpu-queue", enforce=True,
                                                                  exempt_namespaces=exempt)
@@ -153,7 +155,7 @@ def governed(doc: Doc) -> Doc:
         add_object(doc, "governance-sr2-binding", binding)
         add_object(doc, "governance-sr2-kyverno",
                    sr2_controls.kyverno_cluster_policy("llmp-sr2-gpu-queue", enforce=True, exempt_namespaces=exempt))
-    if not any(admission.is_identity_rule(o) for o in objs):
+    if not any(is_identity_rule(o) for o in objs):
         vap, binding = identity_rule()
         add_object(doc, "governance-identity-vap", vap)
         add_object(doc, "governance-identity-binding", binding)

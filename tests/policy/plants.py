@@ -10,7 +10,7 @@ import yaml
 
 from llmplatform import labels as L
 from llmplatform import naming
-from llmplatform.predicates.sr3 import LITELLM_CONFIG_KEY
+from llmplatform.controls.sr3_fail_closed.predicates import LITELLM_CONFIG_KEY
 from tests.policy import plans
 from tests.policy.plans import PINNED, Doc, add_object, find, peer, remove_objects, template_role
 
@@ -28,7 +28,7 @@ def _ingress_to(doc: Doc, ns: str, r: str) -> Doc:
 
 
 def drop_default_deny(doc: Doc) -> None:
-    from llmplatform.predicates.netpol import INGRESS, denies_all
+    from llmplatform.controls.sr1_network.predicates import INGRESS, denies_all
 
     removed = remove_objects(doc, lambda o: o["kind"] == "NetworkPolicy" and o["metadata"]["namespace"] ==
                              naming.NS_SERVING and denies_all(o, INGRESS))
@@ -55,7 +55,7 @@ def extra_allow(doc: Doc) -> None:
 
 
 def identity_rule_missing(doc: Doc) -> None:
-    from llmplatform.predicates.admission import is_identity_rule
+    from llmplatform.controls.sr1_identity.predicates import is_identity_rule
 
     assert remove_objects(doc, is_identity_rule)
 

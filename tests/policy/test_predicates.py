@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 
 from llmplatform import labels as L
 from llmplatform import naming, ports
-from llmplatform.controls import sr2 as sr2_controls
-from llmplatform.predicates import admission, gpu, netpol, secrets
+from llmplatform.controls.sr2_gpu_admission import render as sr2_controls
+from llmplatform.predicates import admission, secrets
+from llmplatform.controls.sr2_gpu_admission import predicates as gpu
+from llmplatform.controls.sr1_network import predicates as netpol
 from tests.policy.plans import PINNED, network_policies, peer
 
 # ---------------------------------------------------------------- gpu
@@ -145,7 +147,7 @@ def test_the_rendered_sr2_controls_are_recognised_and_enforce():
     vap, binding = sr2_controls.validating_admission_policy("p", enforce=True, exempt_namespaces=exempt)
     kyverno = sr2_controls.kyverno_cluster_policy("p", enforce=True, exempt_namespaces=exempt)
     names = sr2_controls.GPU_RESOURCE_NAMES + sr2_controls.GPU_RESOURCE_PREFIXES
-    assert admission.is_sr2_rule(vap, names, L.QUEUE_NAME) and admission.is_sr2_rule(kyverno, names, L.QUEUE_NAME)
+    assert gpu.is_sr2_rule(vap, names, L.QUEUE_NAME) and gpu.is_sr2_rule(kyverno, names, L.QUEUE_NAME)
     required = [(k.group, r) for k in sr2_controls.WORKLOAD_KINDS for r in k.vap_resources]
     assert admission.control_problems("sr2", [vap], [binding], [kyverno], required=required,
                                       operations=("CREATE", "UPDATE")) == []

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from llmplatform.predicates import gpu
+from llmplatform.controls.sr2_gpu_admission import predicates as gpu
 
 
 def _deployment(**spec: Any) -> dict[str, Any]:

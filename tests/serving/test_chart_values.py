@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from components.governance_pack import KYVERNO_CHART_VERSION, kyverno_values
+from llmplatform.controls.sr2_gpu_admission.kyverno import KYVERNO_CHART_VERSION, kyverno_values
 from llmplatform.gateway import images as gateway_images
 from llmplatform.gateway.workloads import cnpg_operator_values
 from llmplatform.serving import charts

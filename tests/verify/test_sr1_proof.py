@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from llmplatform import labels as L
-from llmplatform.controls import identity, podsecurity
+from llmplatform.controls.sr1_identity import render as identity
+from llmplatform.controls.sr1_host_isolation import render as podsecurity
 from llmplatform.k8s.networkpolicy import (
     allow_from,
     allow_to,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from llmplatform.controls import sr2
+from llmplatform.controls.sr2_gpu_admission import render as sr2
 from llmplatform.verify.sr2 import Sr2Proof, inline_variables, prove_sr2, string_literals
 
 EXEMPT = ("kueue-system", "kyverno", "keda")

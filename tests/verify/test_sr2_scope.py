@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
-from llmplatform.controls import namespace_guard, sr2
+from llmplatform.controls.sr2_gpu_admission import namespace_guard
+
+from llmplatform.controls.sr2_gpu_admission import render as sr2
 from llmplatform.plan.render import load_manifests
 from llmplatform.verify.run import FAIL, PASS, Proof, prove_admission
 from llmplatform.verify.sr2.exempt_names import exempt_names_from_vap

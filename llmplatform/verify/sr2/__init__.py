@@ -1,7 +1,7 @@
 """Proof of SR2 (GPU admission) with two real CEL engines and an independent statement of the rule.
 
 What is proved, for a rendered Kyverno ClusterPolicy and a rendered ValidatingAdmissionPolicy +
-binding (dicts, as they would be applied; nothing is taken from `llmplatform.controls.sr2`):
+binding (dicts, as they would be applied; nothing is taken from `llmplatform.controls.sr2_gpu_admission.render`):
 
 1. The CEL is read out of the renderings (Kyverno `validate.cel.variables/expressions` and
    `celPreconditions`, `webhookConfiguration.matchConditions`; VAP `variables`, `validations`,

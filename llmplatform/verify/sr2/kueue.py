@@ -15,7 +15,7 @@ Modelled from Kueue v0.19.2 and its chart at that version:
   select starts its pods before (or without) Kueue seeing them, so the webhook must select the
   namespace too (this also covers a Job, which the controller would otherwise still manage late).
 
-Nothing here is taken from `llmplatform.controls.sr2` or the platform's Kueue values: the facts come
+Nothing here is taken from `llmplatform.controls.sr2_gpu_admission.render` or the platform's Kueue values: the facts come
 from the rendered objects only.
 """
 

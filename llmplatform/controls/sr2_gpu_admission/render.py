@@ -72,7 +72,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from llmplatform import labels
+from llmplatform import labels, naming
+from llmplatform.controls.rendering import ControlInputs, Item, Release, Rendered
 
 QUEUE_NAME_LABEL = labels.QUEUE_NAME
 """The Kueue label that names the LocalQueue a workload is admitted through."""
@@ -528,3 +529,51 @@ def validating_admission_policy(
         "spec": {"policyName": name, "validationActions": ["Deny"] if enforce else ["Audit"]},
     }
     return policy, binding
+
+
+# ---- what GovernancePack creates ------------------------------------------------------------------
+
+POLICY_NAME = "llmplatform-sr2-gpu-queue"
+NAMESPACE_GUARD_NAME = "llmplatform-sr2-exempt-names"
+
+
+def scope(inputs: ControlInputs) -> tuple[KueueScope, GpuAccess]:
+    """Where Kueue acts (the list its chart values are rendered from) and what reaches a GPU on this substrate."""
+    from llmplatform.serving import charts, kueue
+
+    tenants = [naming.tenant_namespace(t.name) for t in inputs.tenants]
+    caps = inputs.capabilities
+    return (KueueScope(namespaces=kueue.managed_namespaces(tenants), kinds=kinds_for_frameworks(charts.KUEUE_FRAMEWORKS)),
+            GpuAccess(taint_keys=(caps.gpu_taint.key,) if caps.gpu_taint else (),
+                      runtime_classes=(caps.runtime_class_name,) if caps.runtime_class_name else ()))
+
+
+def objects(inputs: ControlInputs) -> list[Item]:
+    """What GovernancePack creates for SR2: the native policy and binding, the exempt-name guard and, with
+    `governance.kyverno`, the pinned Kyverno release and the same rule as a ClusterPolicy. Deny where the
+    plan enforces SR2, Audit otherwise."""
+    from llmplatform.controls.exemptions import unowned_exempt_names
+    from llmplatform.controls.sr2_gpu_admission import kyverno, namespace_guard
+
+    plan, exempt = inputs.plan, inputs.exempt_namespaces
+    kueue_scope, gpu_access = scope(inputs)
+    vap, binding = validating_admission_policy(POLICY_NAME, enforce=plan.sr2_enforce, exempt_namespaces=exempt,
+                                               kueue=kueue_scope, gpu_access=gpu_access)
+    guard, guard_binding = namespace_guard.validating_admission_policy(
+        NAMESPACE_GUARD_NAME, enforce=plan.sr2_enforce, names=unowned_exempt_names(exempt))
+    out: list[Item] = [
+        Rendered(role="sr2-policy", obj=vap),
+        Rendered(role="sr2-binding", obj=binding, after=("sr2-policy",)),
+        Rendered(role="sr2-namespace-guard", obj=guard),
+        Rendered(role="sr2-namespace-guard-binding", obj=guard_binding, after=("sr2-namespace-guard",)),
+    ]
+    if plan.kyverno:
+        out.append(Release(role="kyverno", release=naming.helm_release(kyverno.KYVERNO_RELEASE),
+                           chart=kyverno.KYVERNO_CHART, version=kyverno.KYVERNO_CHART_VERSION,
+                           repo=kyverno.KYVERNO_CHART_REPO, namespace=naming.NS_KYVERNO,
+                           values=kyverno.kyverno_values(high_availability=inputs.high_availability,
+                                                         exempt_namespaces=exempt)))
+        policy = kyverno_cluster_policy(POLICY_NAME, enforce=plan.sr2_enforce, exempt_namespaces=exempt,
+                                        kueue=kueue_scope, gpu_access=gpu_access)
+        out.append(Rendered(role="sr2-kyverno-policy", obj=policy, after=("kyverno",)))
+    return out

@@ -35,7 +35,8 @@ from collections.abc import Iterable
 
 from llmplatform import labels, naming
 from llmplatform.controls.exemptions import KUBERNETES_SYSTEM
-from llmplatform.controls.identity import EXTRA_SUBRESOURCES, OPERATIONS, TEMPLATE_KINDS, lit, templates_expression
+from llmplatform.controls.rendering import ControlInputs, Rendered
+from llmplatform.controls.sr1_identity.render import EXTRA_SUBRESOURCES, OPERATIONS, TEMPLATE_KINDS, lit, templates_expression
 
 POLICY_NAME = "llmplatform-sr1-host-isolation"
 PSS_ENFORCE = "pod-security.kubernetes.io/enforce"
@@ -122,7 +123,9 @@ def validating_admission_policy(exempt: Iterable[str], *, name: str = POLICY_NAM
     return policy, binding
 
 
-def is_host_isolation_rule(obj: dict) -> bool:
-    """A rendered VAP that reads the host fields this module denies (recognised by content, not name)."""
-    text = str(obj.get("spec", {}))
-    return all(f in text for f in HOST_FIELDS) and "privileged" in text and "hostPort" in text
+def objects(inputs: ControlInputs) -> list[Rendered]:
+    """What GovernancePack creates for host isolation: the policy and its binding (Deny), exempting
+    Kubernetes' and the substrate's system namespaces."""
+    vap, binding = validating_admission_policy(host_exempt_namespaces(inputs.capabilities.system_namespaces))
+    return [Rendered(role="host-isolation-policy", obj=vap),
+            Rendered(role="host-isolation-binding", obj=binding, after=("host-isolation-policy",))]

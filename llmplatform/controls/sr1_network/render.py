@@ -31,7 +31,7 @@ NetworkPolicy cannot tell vLLM's routes apart on its port (8000), and vLLM 0.14.
 on `/v1*` only (`llmplatform/serving/vllm_routes.json`): only the inference gateway reaches that port;
 Prometheus and the endpoint pickers read `/metrics` from the pod's metrics-only sidecar
 (`ports.VLLM_METRICS`). Native NetworkPolicy cannot select a ServiceAccount either: the LiteLLM
-peer is (namespace AND role label), and `llmplatform.controls.identity` makes sure only LiteLLM's
+peer is (namespace AND role label), and `llmplatform.controls.sr1_identity.render` makes sure only LiteLLM's
 ServiceAccount in its namespace can carry that label.
 
 Kubelet probes come from the node, which common CNIs (GKE Dataplane V2/Cilium, kube-router,
@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmplatform import labels, naming, ports
+from llmplatform.controls.rendering import ControlInputs, Rendered
 from llmplatform.k8s import networkpolicy as k8s_netpol
 from llmplatform.k8s.networkpolicy import (
     ANY_IPV4,
@@ -399,3 +400,10 @@ def selector_problems(policy: Mapping[str, Any]) -> list[str]:
         if "ipBlock" in p and len(p) != 1:
             out.append(f"{name}: an ipBlock mixed with selectors: {p}")
     return out
+
+
+def objects(inputs: ControlInputs) -> list[Rendered]:
+    """What GovernancePack creates for SR1's network path: every platform namespace's NetworkPolicies
+    (tenant namespaces' come with the tenant-namespaces control)."""
+    return [Rendered(role=f"netpol-{p['metadata']['namespace']}-{p['metadata']['name']}", obj=p)
+            for policies in platform_policies(inputs.network).values() for p in policies]

@@ -13,7 +13,7 @@ Per tenant namespace:
   The group is `llmplatform:tenant:<name>` by default, a name the cluster's authenticator must put
   in the tenant's credentials (OIDC groups claim, an impersonation rule, a client certificate's O=).
   On GKE with Google Groups for RBAC, pass the group's e-mail pattern instead (`group_format`).
-- **NetworkPolicies** (`llmplatform.controls.sr1.tenant_namespace_policies`): default-deny ingress
+- **NetworkPolicies** (`llmplatform.controls.sr1_network.render.tenant_namespace_policies`): default-deny ingress
   and egress; egress only to LiteLLM :4000 and kube-dns.
 
 Nothing here grants the tenant rights to create workloads, NetworkPolicies or RBAC: who deploys
@@ -29,7 +29,8 @@ from typing import Any
 
 from llmplatform import labels, naming
 from llmplatform.config.model import TenantSpec
-from llmplatform.controls import sr1
+from llmplatform.controls.rendering import ControlInputs, Rendered
+from llmplatform.controls.sr1_network import render as sr1
 from llmplatform.gateway.workloads import key_secret_name
 
 DEFAULT_GROUP_FORMAT = "llmplatform:tenant:{name}"
@@ -138,3 +139,25 @@ def group_format_problems(group_format: str) -> list[str]:
     if "{name}" not in group_format or not rendered:
         return [f"tenant_group_format: got {group_format!r}; must contain '{{name}}' and no other placeholder"]
     return []
+
+
+_ROLES = {"ResourceQuota": "quota", "LimitRange": "limits", "Role": "key-reader-role", "RoleBinding": "key-reader-binding"}
+"""Kind -> logical-name suffix of a tenant's object (after `tenant-<name>-`)."""
+
+
+def objects(inputs: ControlInputs) -> list[Rendered]:
+    """What GovernancePack creates in each tenant namespace: quota, limits, key-reader RBAC (the binding
+    after its role) and the namespace's NetworkPolicies."""
+    out: list[Rendered] = []
+    for tenant in inputs.tenants:
+        base = f"tenant-{tenant.name}"
+        for obj in tenant_objects(tenant, gpu_resource=inputs.capabilities.gpu_resource_name, facts=inputs.network,
+                                  quota=inputs.tenant_quota or TenantQuota(),
+                                  group_format=inputs.tenant_group_format or DEFAULT_GROUP_FORMAT):
+            kind, meta = obj["kind"], obj["metadata"]
+            if kind == "NetworkPolicy":
+                out.append(Rendered(role=f"netpol-{meta['namespace']}-{meta['name']}", obj=obj))
+            else:
+                after = (f"{base}-{_ROLES['Role']}",) if kind == "RoleBinding" else ()
+                out.append(Rendered(role=f"{base}-{_ROLES[kind]}", obj=obj, after=after))
+    return out

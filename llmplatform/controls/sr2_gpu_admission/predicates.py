@@ -1,9 +1,9 @@
 """SR2 on rendered objects: which pod specs request a GPU, and is such a workload queued by Kueue?
 
-The same rule the admission policies enforce (see `llmplatform.controls.sr2` for the rule as rendered
+The same rule the admission policies enforce (see `llmplatform.controls.sr2_gpu_admission.render` for the rule as rendered
 in CEL), read here in Python over plain Kubernetes objects so that `policy/` and the components can
 check what is *rendered*, before any admission controller sees it. The GPU names, container lists
-and per-kind template paths come from `llmplatform.controls.sr2`, so there is one definition.
+and per-kind template paths come from `llmplatform.controls.sr2_gpu_admission.render`, so there is one definition.
 
 A GPU is requested when a container in `containers`, `initContainers` or `ephemeralContainers` has a
 key in `resources.requests` or `resources.limits` that is exactly `nvidia.com/gpu` or starts with
@@ -14,11 +14,12 @@ key in `resources.requests` or `resources.limits` that is exactly `nvidia.com/gp
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from llmplatform.controls.sr2 import (
+from llmplatform.predicates.admission import cel_text
+from llmplatform.controls.sr2_gpu_admission.render import (
     CONTAINER_LISTS,
     GPU_RESOURCE_NAMES,
     GPU_RESOURCE_PREFIXES,
@@ -180,3 +181,9 @@ def gpu_access_without_request(obj: Mapping[str, Any], *, taint_keys: tuple[str,
         return []
     return [f"{obj.get('kind')} requests no GPU but reaches one: {'; '.join(out)}; request the GPU through a "
             f"Kueue queue instead (the admission policy denies it)"]
+
+
+def is_sr2_rule(obj: Mapping[str, Any], gpu_names: Iterable[str], queue_label: str) -> bool:
+    """An admission rule that reads a GPU resource name and the Kueue queue label."""
+    text = cel_text(obj)
+    return queue_label in text and any(name in text for name in gpu_names)

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmplatform import labels, naming
+from llmplatform.controls.rendering import ControlInputs, Rendered
 
 OPERATIONS = ("CREATE", "UPDATE")
 POLICY_NAME = "llmplatform-sr1-identity"
@@ -330,7 +331,7 @@ def platform_identities(*, litellm_service_account: str, serving_models: Sequenc
     Cluster; Istio's automated deployment runs a Gateway's proxies as `<Gateway>-<GatewayClass>`) and the
     pinned charts' values. `llmp verify` checks every rendered pod (ours and the charts') against the
     rendered rule, so a wrong name here fails the proof."""
-    from llmplatform.controls import sr1
+    from llmplatform.controls.sr1_network import render as sr1
     from llmplatform.gateway import workloads
     from llmplatform.serving import names
 
@@ -349,3 +350,19 @@ def platform_identities(*, litellm_service_account: str, serving_models: Sequenc
         peer(keda_namespace, sr1.KEDA_OPERATOR_POD_LABELS): (KEDA_OPERATOR_SERVICE_ACCOUNT,),
         peer(keda_namespace, sr1.KEDA_METRICS_APISERVER_POD_LABELS): (KEDA_METRICS_SERVICE_ACCOUNT,),
     }
+
+
+def bindings_for_inputs(inputs: ControlInputs) -> tuple[IdentityBinding, ...]:
+    """One binding per pod label the rendered NetworkPolicies trust (raises `UnboundPeerError`)."""
+    from llmplatform.controls.sr1_network import render as sr1
+
+    known = platform_identities(litellm_service_account=inputs.litellm_service_account,
+                                serving_models=inputs.serving_models)
+    return bindings_for(sr1.all_policies(inputs.network), known)
+
+
+def objects(inputs: ControlInputs) -> list[Rendered]:
+    """What GovernancePack creates for SR1 identity: the policy and its binding (Deny)."""
+    vap, binding = validating_admission_policy(bindings_for_inputs(inputs), enforce=True)
+    return [Rendered(role="identity-policy", obj=vap),
+            Rendered(role="identity-binding", obj=binding, after=("identity-policy",))]

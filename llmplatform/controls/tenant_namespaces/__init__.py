@@ -1,0 +1,1 @@
+"""Per-tenant namespaces (untrusted tier): quota, limits, key-reader RBAC, default-deny (`render`)."""
