@@ -22,8 +22,8 @@ plan: $(STAMP)
 ## test-deps: the isolated LiteLLM proxy venv (.venv-litellm) and checkov venv (.venv-checkov).
 ## Best effort: where they cannot be installed the tests that need them skip (and fail under CI=true).
 test-deps: $(STAMP)
-	-$(BIN)/python -m llmplatform.testing.livestack.litellm_env
-	-$(BIN)/python -m llmplatform.validate.checkov_scan --ensure-only
+	-$(BIN)/python -m tests.support.livestack.litellm_env
+	-$(BIN)/python -m llmp.verify.manifests.checkov_scan --ensure-only
 
 ## test: the whole suite (unit, component, policy, proofs, live LiteLLM/Postgres/Redis), on
 ## TEST_WORKERS pytest-xdist workers (default 2): the live tests run in order on one of them (xdist

@@ -2,7 +2,7 @@
 
 A benchmark script, not a test. It starts real PostgreSQL and Redis and one LiteLLM proxy with the
 prod config the program renders (fail-closed budgets, Redis coordination, the cache-salt hook),
-pointed at the fake OpenAI-compatible backend (`llmplatform.testing.livestack`, in a child process),
+pointed at the fake OpenAI-compatible backend (`tests.support.livestack`, in a child process),
 creates one tenant team with a key, and at each concurrency level sends `--requests` chat calls
 straight to the backend and as many through the proxy with the tenant key (after `--warmup` calls
 of each, then alternating the two paths in rounds). The backend answers at once, so "gateway minus
@@ -31,11 +31,11 @@ from pathlib import Path
 
 import httpx
 
-from llmplatform.testing.livestack.litellm_env import LITELLM_VERSION
-from llmplatform.testing.livestack.platform import rendered_gateway
-from llmplatform.testing.livestack.postgres import PostgresServer
-from llmplatform.testing.livestack.proxy import LiteLLMProxy
-from llmplatform.testing.livestack.redis import RedisServer
+from tests.support.livestack.litellm_env import LITELLM_VERSION
+from tests.support.livestack.platform import rendered_gateway
+from tests.support.livestack.postgres import PostgresServer
+from tests.support.livestack.proxy import LiteLLMProxy
+from tests.support.livestack.redis import RedisServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -108,7 +108,7 @@ def _serve_backend(conn: Connection) -> None:
 
     A process of its own, so its threads do not share one GIL with the load generator.
     """
-    from llmplatform.testing.livestack import fake_backend
+    from tests.support.livestack import fake_backend
 
     with fake_backend.FakeOpenAIBackend() as backend:
         conn.send(BackendAddress(backend.url, backend.api_key))

@@ -11,7 +11,7 @@ alternate repeat by repeat so that machine load hits both alike; the median of `
 - bare: the same registrations (types, names, parent tree, input values) replayed as plain
   `CustomResource`/`ComponentResource` under stock `set_mocks` (bench/planphases.py).
 Both register with CPython's full garbage collections paused, as `llmp plan` does
-(llmplatform/plan/gcpause.py). bench/plan_scaling.py compares the two at growing resource counts.
+(llmp/plan/gcpause.py). bench/plan_scaling.py compares the two at growing resource counts.
 `--untrusted-tenants N` (default 25, 0 skips) adds a row for the prod stack at the untrusted tier with
 N generated tenants and 1 model (bench/stackgen.py, a temporary project folder): more resources per tenant.
 """

@@ -27,7 +27,7 @@ import benchlib  # noqa: E402 - bench/ is not a package
 import planphases  # noqa: E402
 import stackgen  # noqa: E402
 
-from llmplatform.plan.runner import PlanRun  # noqa: E402
+from llmp.plan.runner import PlanRun  # noqa: E402
 
 STACK = "bench"
 """The generated stack's name (Pulumi.bench.yaml in a temporary project folder)."""

@@ -3,7 +3,7 @@
 Usage: .venv/bin/python bench/plan_verify.py [--repeats 1] [stack ...]   (default stacks: dev prod)
 Writes bench/results/plan_verify.json and prints a table.
 
-Each command runs as a subprocess (`python -m llmplatform.cli ...`), exactly as a user or CI runs it,
+Each command runs as a subprocess (`python -m llmp.cli ...`), exactly as a user or CI runs it,
 so the times include interpreter start and imports; it writes build/<stack>/ like `llmp plan` does.
 `verify` exits non-zero where a proof fails: that is recorded and shown, not hidden (the time still counts).
 """
@@ -27,9 +27,9 @@ PROOF_PACKAGES = ("network-config-analyzer", "cel-expr-python", "cel-python", "k
 
 
 def timed(*args: str) -> tuple[float, int]:
-    """Seconds and exit status of `python -m llmplatform.cli <args>` from the repository root."""
+    """Seconds and exit status of `python -m llmp.cli <args>` from the repository root."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "llmplatform.cli", *args], cwd=benchlib.ROOT,
+    proc = subprocess.run([sys.executable, "-m", "llmp.cli", *args], cwd=benchlib.ROOT,
                           capture_output=True, text=True)
     return time.perf_counter() - start, proc.returncode
 
@@ -55,7 +55,7 @@ def measure(stack: str, repeats: int) -> dict:
 
 def checkov_version() -> str:
     try:
-        from llmplatform.validate.checkov_scan import CHECKOV_VERSION
+        from llmp.verify.manifests.checkov_scan import CHECKOV_VERSION
     except ImportError:
         return "unknown"
     return f"{CHECKOV_VERSION} (pinned, .venv-checkov)"

@@ -1,13 +1,13 @@
 """The `llmp plan` code path, timed phase by phase, and the bare-SDK baseline it is compared with.
 
-`timed_plan` runs what `llmp plan` runs (llmplatform/cli.py `plan`) minus printing:
+`timed_plan` runs what `llmp plan` runs (llmp/cli.py `plan`) minus printing:
 `run_program` (config validation + the real `__main__.py` under the recording mocks), `write_plan`
 (plan.json + manifests) and `run_policies` (the CrossGuard pack in-process).
 
 `timed_bare` replays the same registrations (same types, names, parent tree and input values) with
 plain `pulumi.CustomResource` / `pulumi.ComponentResource` under the SDK's stock `set_mocks` and stock
 `MockMonitor`: what registering that many resources costs with no platform code at all. Both run with
-CPython's full garbage collections paused, as `llmp plan` runs its program (llmplatform/plan/gcpause.py).
+CPython's full garbage collections paused, as `llmp plan` runs its program (llmp/plan/gcpause.py).
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from llmplatform.plan.gcpause import full_collections_paused
-from llmplatform.plan.mocks import Registration
-from llmplatform.plan.render import scrub, write_plan
-from llmplatform.plan.runner import PlanRun, run_program
-from llmplatform.policy_runner import run_policies
+from llmp.plan.gcpause import full_collections_paused
+from llmp.plan.mocks import Registration
+from llmp.plan.render import scrub, write_plan
+from llmp.plan.runner import PlanRun, run_program
+from llmp.plan.crossguard import run_policies
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               "program + plan.json/manifests + policy pack) against the Pulumi SDK's stock `set_mocks` registering "
               "the same resources (same types, names, parent tree and inputs) as plain Custom/ComponentResources, "
               "side by side in one process; both with CPython's full garbage collections paused while the "
-              "program runs, as `llmp plan` runs it (`llmplatform/plan/gcpause.py`).", _overhead),
+              "program runs, as `llmp plan` runs it (`llmp/plan/gcpause.py`).", _overhead),
     Benchmark("plan_scaling", "Offline plan scaling with tenants and models", "bench-plan-scaling",
               "bench/plan_scaling.py",
               "The prod stack with generated tenants and models (`bench/stackgen.py`; the GPU pool is sized so the "

@@ -1,6 +1,6 @@
 """Suite-wide fixtures.
 
-- `recorder`: recording mocks for component tests (llmplatform.testing.recording).
+- `recorder`: recording mocks for component tests (tests.support.recording).
 - `planned`: `llmp plan <stack>` run once per test run per stack into a temporary folder, so tests
   that read plans or manifests share one offline plan (each run takes a few seconds). Under
   pytest-xdist the workers share it too: the first to need a stack plans it under a file lock.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from llmplatform.testing.recording import recorder  # noqa: F401 - re-exported fixture
+from tests.support.recording import recorder  # noqa: F401 - re-exported fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +47,7 @@ def planned(tmp_path_factory) -> Callable[[str], Path]:
                 if not done.exists():
                     dest.mkdir(exist_ok=True)
                     proc = subprocess.run(
-                        [sys.executable, "-m", "llmplatform.cli", "plan", stack, "--out", str(dest), "-q"],
+                        [sys.executable, "-m", "llmp.cli", "plan", stack, "--out", str(dest), "-q"],
                         cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "160"})
                     assert proc.returncode == 0, f"llmp plan {stack} failed:\n{proc.stderr}\n{proc.stdout}"
                     done.touch()

@@ -13,7 +13,7 @@ from typing import Any
 from llmplatform import labels, naming, ports
 from llmplatform.gateway import images
 from llmplatform.gateway.litellm_config import CONFIG_FILE, PLAIN_ENV, SECRET_ENV
-from llmplatform.validate import checkov_skips
+from llmplatform.k8s import checkov_skips
 
 LITELLM = naming.k8s("litellm")
 """Deployment, Service, ServiceAccount and PodDisruptionBudget of the proxy."""
@@ -48,7 +48,7 @@ BUDGET_CACHE_UID = 10999
 coincide with a host account. valkey-server needs no passwd entry; /data is writable through fsGroup."""
 
 LITELLM_ANNOTATIONS = checkov_skips.annotations("CKV_K8S_11", "CKV_K8S_22", "CKV_K8S_35")
-"""On the proxy Deployment: accepted checkov findings (reasons in llmplatform/validate/checkov_skips.py)."""
+"""On the proxy Deployment: accepted checkov findings (reasons in llmplatform/k8s/checkov_skips.py)."""
 BUDGET_CACHE_ANNOTATIONS = checkov_skips.annotations("CKV_K8S_11", "CKV_K8S_35")
 """On the Valkey StatefulSet: accepted checkov findings."""
 RECONCILER_ANNOTATIONS = checkov_skips.annotations("CKV_K8S_35", "CKV_K8S_38")

@@ -1,7 +1,7 @@
 """Builders for `networking.k8s.io/v1` NetworkPolicy dicts: the object's shape, and nothing else.
 
 Shared by the SR1 rendering (`llmplatform.controls.sr1_network.render`), the SR1 proof's queries
-(`llmplatform.verify.sr1`) and test fixtures. This module knows no platform contract: no roles, no
+(`llmp.verify.sr1`) and test fixtures. This module knows no platform contract: no roles, no
 namespaces of ours, no allowed flows. Each caller states who may reach whom on its own (the proof
 from `llmplatform.labels`, never from the rendered policies), so sharing the builder shares only
 how a dict is spelled, not what it allows.

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 SECRET_PLACEHOLDER = "[secret]"
-"""What the offline plan writes where a Pulumi secret was (llmplatform.plan.render)."""
+"""What the offline plan writes where a Pulumi secret was (llmp.plan.render)."""
 
 _SECRET_NAME = re.compile(
     r"(^|[_\-.])(pass(word|wd)?|pwd|secret|token|credentials?|auth[_\-]?key|"

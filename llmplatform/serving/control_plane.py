@@ -1,6 +1,6 @@
 """Ports the Kubernetes control plane calls on the nodes: admission webhooks, APIServices, CRD conversion.
 
-Read from `control_plane_ports.json`, which `python -m llmplatform.charts.ports --write` derives from the
+Read from `control_plane_ports.json`, which `python -m llmp.charts.ports --write` derives from the
 pinned charts as rendered by Helm (never written by hand; a test regenerates it and compares). On GKE
 with private nodes, GKE itself opens only 443 and 10250 from the control plane to the nodes; GkeCluster
 opens these with one firewall rule.

@@ -31,8 +31,8 @@ import yaml
 
 from llmplatform import labels, ports
 from llmplatform.config import ModelSpec
+from llmplatform.k8s import checkov_skips
 from llmplatform.serving import images, names, vllm
-from llmplatform.validate import checkov_skips
 
 ROUTING_HEADER = "X-Gateway-Model-Name"
 INFERENCE_GROUP = "inference.networking.k8s.io"
@@ -147,7 +147,7 @@ def epp_deployment(model: ModelSpec, namespace: Any, namespace_name: str) -> dic
     }
     return {
         "metadata": {"name": names.epp(model.name), "namespace": namespace, "labels": lbls,
-                     # Accepted checkov findings; the reasons live in llmplatform/validate/checkov_skips.py.
+                     # Accepted checkov findings; the reasons live in llmplatform/k8s/checkov_skips.py.
                      "annotations": checkov_skips.annotations("CKV_K8S_11", "CKV_K8S_38")},
         "spec": {
             "replicas": 1,

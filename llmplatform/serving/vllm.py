@@ -19,8 +19,8 @@ from typing import Any
 
 from llmplatform import labels, ports
 from llmplatform.config import ModelSpec
+from llmplatform.k8s import checkov_skips
 from llmplatform.serving import images, names, vllm_metrics_proxy
-from llmplatform.validate import checkov_skips
 from substrates.capabilities import SubstrateCapabilities
 
 UID = 10001
@@ -247,7 +247,7 @@ def deployment(model: ModelSpec, caps: SubstrateCapabilities, namespace: Any, *,
     }
     return {
         "metadata": {"name": names.vllm(model.name), "namespace": namespace, "labels": pod_lbls,
-                     # Accepted checkov findings; the reasons live in llmplatform/validate/checkov_skips.py.
+                     # Accepted checkov findings; the reasons live in llmplatform/k8s/checkov_skips.py.
                      "annotations": checkov_skips.annotations("CKV_K8S_11", "CKV_K8S_35")},
         "spec": {
             "replicas": model.min_replicas,

@@ -1,6 +1,6 @@
 """The llm-platform CrossGuard rules, importable without side effects (no PolicyPack is built here).
 
-`policy/__main__.py` builds the pack from `ALL_POLICIES`; `llmplatform.policy_runner` runs the same
+`policy/__main__.py` builds the pack from `ALL_POLICIES`; `llmp.plan.crossguard` runs the same
 objects in-process. The GovernancePack component renders the controls; this pack checks them.
 
 Every module here but `common` is a rule file exporting `POLICIES`; `ALL_POLICIES` takes them in the

@@ -46,7 +46,7 @@ import httpx
 API_KEY_ENV = "VAST_API_KEY"
 """Environment variable holding the Vast API key (read when a client is made, never stored)."""
 BASE_URL_ENV = "VAST_API_URL"
-"""Environment variable overriding the API base URL (tests point it at `fake_server`)."""
+"""Environment variable overriding the API base URL (tests point it at `tests/support/vast_fake_server.py`)."""
 DEFAULT_BASE_URL = "https://console.vast.ai"
 CONSOLE_INSTANCES_URL = "https://cloud.vast.ai/instances/"
 

@@ -1,5 +1,5 @@
-"""Chart sources (llmplatform/charts/sources.py), the plan's behaviour without them, and the control-plane
-ports file derived from the rendered charts (llmplatform/charts/ports.py)."""
+"""Chart sources (llmp/charts/sources.py), the plan's behaviour without them, and the control-plane
+ports file derived from the rendered charts (llmp/charts/ports.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from llmplatform.charts import sources
-from llmplatform.charts.ports import document, ports_by_release
-from llmplatform.charts.sources import ChartRef, ChartSourceError, locate, missing_message
+from llmp.charts import sources
+from llmp.charts.ports import document, ports_by_release
+from llmp.charts.sources import ChartRef, ChartSourceError, locate, missing_message
 from llmplatform.serving.control_plane import PORTS_FILE, control_plane_ports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +78,7 @@ def test_the_plan_without_chart_sources_says_so_and_fails_only_under_ci(no_sourc
     """What `llmp plan` does after writing plan.json when no chart source exists (its `_render_charts`)."""
     import typer
 
-    from llmplatform import cli
+    from llmp import cli
 
     plan = planned("dev") / "plan.json"
     monkeypatch.setenv("CI", "false")
@@ -99,8 +99,8 @@ def test_the_plan_without_chart_sources_says_so_and_fails_only_under_ci(no_sourc
 
 def test_the_control_plane_ports_file_is_what_the_rendered_charts_need(planned) -> None:
     """The file the GKE firewall reads equals the ports derived from every stack's rendered charts now;
-    regenerate it with `python -m llmplatform.charts.ports --write` when a chart or its values change."""
-    from llmplatform.testing.gates import require_rendered_charts
+    regenerate it with `python -m llmp.charts.ports --write` when a chart or its values change."""
+    from tests.support.gates import require_rendered_charts
 
     merged: dict[str, set[int]] = {}
     for stack in ("dev", "prod", "vast"):
@@ -108,6 +108,6 @@ def test_the_control_plane_ports_file_is_what_the_rendered_charts_need(planned) 
         for release, ports in ports_by_release(planned(stack)).items():
             merged.setdefault(release, set()).update(ports)
     derived = {release: sorted(ports) for release, ports in sorted(merged.items())}
-    assert PORTS_FILE.read_text() == document(derived), "run `python -m llmplatform.charts.ports --write`"
+    assert PORTS_FILE.read_text() == document(derived), "run `python -m llmp.charts.ports --write`"
     assert {9443, 15017} <= set(control_plane_ports())
     assert not {443, 10250} & set(control_plane_ports()), "GKE opens these itself"

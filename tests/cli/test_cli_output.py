@@ -15,11 +15,11 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from llmplatform import cli
-from llmplatform.policy_runner.findings import ADVISORY, MANDATORY, NOT_APPLICABLE, STACK, Finding, print_findings
-from llmplatform.validate import checkov_scan
-from llmplatform.verify import run
-from llmplatform.verify.run import VerifyReport
+from llmp import cli
+from llmp.plan.crossguard.findings import ADVISORY, MANDATORY, NOT_APPLICABLE, STACK, Finding, print_findings
+from llmp.verify.manifests import checkov_scan
+from llmp.verify import run
+from llmp.verify.run import VerifyReport
 
 ROOT = Path(__file__).resolve().parents[2]
 LLMP = Path(sys.executable).parent / "llmp"

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
-from llmplatform.cli import app
+from llmp.cli import app
 from llmplatform.config import (
     ConfigError,
     GkeSubstrate,

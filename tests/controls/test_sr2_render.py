@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmplatform.controls.sr2_gpu_admission import render as sr2
-from llmplatform.testing.gates import require_crd_schemas
-from llmplatform.verify.sr2 import inline_variables
+from tests.support.gates import require_crd_schemas
+from llmp.verify.sr2 import inline_variables
 
 EXEMPT = ("kueue-system", "kyverno", "keda")
 NAME = "sr2-gpu-admission"

@@ -13,8 +13,8 @@ from llmplatform.controls.sr2_gpu_admission import namespace_guard
 from llmplatform.controls.sr2_gpu_admission import render as sr2
 from llmplatform.controls.exemptions import PLATFORM_CONTROLLERS, sr2_exempt_namespaces, unowned_exempt_names
 from llmplatform.serving import charts, kueue
-from llmplatform.verify.sr2.cel_text import inline_variables
-from llmplatform.verify.sr2.engines import CppEngine, PyEngine
+from llmp.verify.sr2.cel_text import inline_variables
+from llmp.verify.sr2.engines import CppEngine, PyEngine
 from substrates.gke import gke_capabilities
 from substrates.vast.substrate import DEVICE_PLUGIN_NAMESPACE, vast_capabilities
 

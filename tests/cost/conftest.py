@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from llmplatform.config import PlatformConfig, load_platform_config
-from llmplatform.cost.pricing import PricingTable
+from llmp.cost.pricing import PricingTable
 
 SMALL_RAW: dict[str, Any] = {
     "profile": "dev",

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from llmplatform.cost.assumptions import Assumptions
-from llmplatform.cost.layout import ClusterLayout, gke_layout
-from llmplatform.cost.render import estimate_json
-from llmplatform.cost.stack import stack_estimate, stack_platform_config
+from llmp.cost.assumptions import Assumptions
+from llmp.cost.layout import ClusterLayout, gke_layout
+from llmp.cost.render import estimate_json
+from llmp.cost.stack import stack_estimate, stack_platform_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def llmp_plan(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200"}
-    proc = subprocess.run([sys.executable, "-m", "llmplatform.cli", "plan", *args], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "-m", "llmp.cli", "plan", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     return proc

@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from llmplatform.cost.assumptions import DEFAULT_BUSY_HOURS
-from llmplatform.cost.estimate import NOT_COUNTED
-from llmplatform.cost.pricing import latest_pricing_file
-from llmplatform.cost.stack import stack_estimate
+from llmp.cost.assumptions import DEFAULT_BUSY_HOURS
+from llmp.cost.estimate import NOT_COUNTED
+from llmp.cost.pricing import latest_pricing_file
+from llmp.cost.stack import stack_estimate
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "cost.md").read_text()
 
 
 def test_the_doc_names_the_table_in_use_and_the_default_busy_hours():
-    assert f"llmplatform/cost/pricing/{latest_pricing_file().name}" in DOC
+    assert f"llmp/cost/pricing/{latest_pricing_file().name}" in DOC
     assert f"default {DEFAULT_BUSY_HOURS:g} busy hours" in DOC and f"Default: {DEFAULT_BUSY_HOURS:g} h" in DOC
 
 

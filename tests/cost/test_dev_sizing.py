@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from llmplatform.config.model import ClusterLocation
-from llmplatform.cost.layout import system_pool_layout
-from llmplatform.cost.sizing import (
+from llmp.cost.layout import system_pool_layout
+from llmp.cost.sizing import (
     CHART_PODS,
     MACHINE_SHAPES,
     MachineShape,
@@ -21,7 +21,7 @@ from llmplatform.cost.sizing import (
     pod_requests,
     sizing_markdown,
 )
-from llmplatform.cost.stack import stack_platform_config
+from llmp.cost.stack import stack_platform_config
 
 from .test_cli_cost import llmp_plan
 

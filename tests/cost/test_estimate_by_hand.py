@@ -13,10 +13,10 @@ from dataclasses import replace
 
 import pytest
 
-from llmplatform.cost.assumptions import Assumptions
-from llmplatform.cost.estimate import estimate, estimate_layout
-from llmplatform.cost.layout import gke_layout
-from llmplatform.cost.pricing import LocationKind
+from llmp.cost.assumptions import Assumptions
+from llmp.cost.estimate import estimate, estimate_layout
+from llmp.cost.layout import gke_layout
+from llmp.cost.pricing import LocationKind
 
 from .conftest import small_config
 

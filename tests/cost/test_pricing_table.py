@@ -9,9 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from llmplatform.config import GkeSubstrate
-from llmplatform.cost.estimate import estimate
-from llmplatform.cost.pricing import PricingTable, latest_pricing_file, load_pricing
-from llmplatform.cost.stack import stack_platform_config
+from llmp.cost.estimate import estimate
+from llmp.cost.pricing import PricingTable, latest_pricing_file, load_pricing
+from llmp.cost.stack import stack_platform_config
 
 from .conftest import SMALL_TABLE_RAW
 

@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmplatform.config import GpuPool, ModelSpec
-from llmplatform.cost.assumptions import Assumptions
-from llmplatform.cost.estimate import estimate, estimate_layout
-from llmplatform.cost.layout import ClusterLayout, PoolLayout, gke_layout, gpu_pool_layout, nodes_for
-from llmplatform.cost.pricing import LocationKind, PricingTable
+from llmp.cost.assumptions import Assumptions
+from llmp.cost.estimate import estimate, estimate_layout
+from llmp.cost.layout import ClusterLayout, PoolLayout, gke_layout, gpu_pool_layout, nodes_for
+from llmp.cost.pricing import LocationKind, PricingTable
 
 from .conftest import SMALL_TABLE_RAW, small_config
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from llmplatform.cost.assumptions import DEV_IDLE_TARGET_USD, Assumptions
-from llmplatform.cost.estimate import estimate
-from llmplatform.cost.layout import gke_layout
-from llmplatform.cost.pricing import LocationKind, load_pricing
-from llmplatform.cost.stack import stack_platform_config
+from llmp.cost.assumptions import DEV_IDLE_TARGET_USD, Assumptions
+from llmp.cost.estimate import estimate
+from llmp.cost.layout import gke_layout
+from llmp.cost.pricing import LocationKind, load_pricing
+from llmp.cost.stack import stack_platform_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

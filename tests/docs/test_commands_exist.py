@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 import yaml
 
-from llmplatform.cli import app
+from llmp.cli import app
 from tests.docs.blocks import ROOT, all_blocks, commands
 
 WORKFLOW = ROOT / ".github" / "workflows" / "pr-check.yml"

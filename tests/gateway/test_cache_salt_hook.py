@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from llmplatform.gateway.hooks import hook_path
-from llmplatform.testing.gates import REPO_ROOT, require
+from tests.support.gates import REPO_ROOT, require
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +206,7 @@ REAL_LITELLM = textwrap.dedent('''
 @pytest.mark.slow
 def test_litellm_loads_the_hook_and_forwards_the_tenant_salt_to_the_model_server():
     require(LITELLM_PY.exists(), f"the LiteLLM venv is missing at {LITELLM_PY}; create it with "
-            "`python -m llmplatform.testing.livestack.litellm_env`")
+            "`python -m tests.support.livestack.litellm_env`")
     from llmplatform.gateway.litellm_config import render_litellm_config
     from tests.gateway.conftest import served, stack_config
 

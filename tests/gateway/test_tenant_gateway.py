@@ -11,7 +11,7 @@ import yaml
 from pulumi.errors import InputPropertiesError
 
 from components.tenant_gateway import TYPE, TenantGateway, TenantGatewayArgs
-from llmplatform.plan.mocks import MOCK_SECRET_PREFIX
+from llmp.plan.mocks import MOCK_SECRET_PREFIX
 from tests.gateway.conftest import stack_config
 
 URL = "http://inference-gateway-istio.llm-gateway.svc.cluster.local"

@@ -12,8 +12,8 @@ import pytest
 from llmplatform import labels
 from llmplatform.gateway import db_ready, images, tenants, workloads
 from llmplatform.predicates.images import is_pinned_by_digest
-from llmplatform.testing.gates import require_crd_schemas
-from llmplatform.validate.crd import validate_custom_resource
+from tests.support.gates import require_crd_schemas
+from llmp.verify.manifests.crd import validate_custom_resource
 from tests.gateway.conftest import served, stack_config
 
 

@@ -24,10 +24,10 @@ from llmplatform import naming
 from llmplatform.config import TrustTier
 from llmplatform.controls.exemptions import sr2_exempt_namespaces
 from llmplatform.controls.sr2_gpu_admission.kyverno import KYVERNO_CHART_REPO, KYVERNO_CHART_VERSION
-from llmplatform.plan.render import is_manifest, manifest_of
-from llmplatform.testing.gates import require_crd_schemas
-from llmplatform.validate.core import validate_core
-from llmplatform.validate.crd import validate_custom_resource
+from llmp.plan.render import is_manifest, manifest_of
+from tests.support.gates import require_crd_schemas
+from llmp.verify.manifests.core import validate_core
+from llmp.verify.manifests.crd import validate_custom_resource
 from tests.governance.conftest import capabilities, stack_config
 
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"

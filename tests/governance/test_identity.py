@@ -16,8 +16,8 @@ from llmplatform import naming
 from llmplatform.controls.sr1_identity import render as identity
 from llmplatform.controls.sr1_network import render as sr1
 from llmplatform.k8s.networkpolicy import allow_from, match_labels, one_of, pod_peer, tcp
-from llmplatform.validate.core import validate_core
-from llmplatform.verify.sr2 import inline_variables
+from llmp.verify.manifests.core import validate_core
+from llmp.verify.sr2 import inline_variables
 
 TGW = naming.NS_TENANT_GATEWAY
 SA = "litellm"

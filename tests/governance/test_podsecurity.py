@@ -10,9 +10,9 @@ import pytest
 from llmplatform.controls.sr1_host_isolation import render as podsecurity
 from llmplatform.controls.sr1_host_isolation.predicates import is_host_isolation_rule
 from llmplatform.controls.sr1_identity import render as identity
-from llmplatform.validate.core import validate_core
-from llmplatform.verify.sr1_admission import HOST_SHAPES, workload
-from llmplatform.verify.sr2 import inline_variables
+from llmp.verify.manifests.core import validate_core
+from llmp.verify.sr1_admission import HOST_SHAPES, workload
+from llmp.verify.sr2 import inline_variables
 
 EXEMPT = podsecurity.host_exempt_namespaces(("gmp-system", "nvidia-device-plugin"))
 

@@ -17,7 +17,7 @@ from llmplatform.controls.sr1_host_isolation import render as podsecurity
 from llmplatform.controls.sr1_network import render as sr1
 from llmplatform.controls.sr1_network.render import NetworkFacts
 from llmplatform.serving.charts import GATEWAY_METRICS_PORT
-from llmplatform.validate.core import validate_core
+from llmp.verify.manifests.core import validate_core
 
 TGW, SERVING, GATEWAY = naming.NS_TENANT_GATEWAY, naming.NS_SERVING, naming.NS_GATEWAY
 
@@ -211,7 +211,7 @@ def _without_documented_allowances(policies: list[dict]) -> list[dict]:
 
 @pytest.mark.parametrize("tenants", [(), ("tenant-search", "tenant-support")], ids=["multi-team", "untrusted"])
 def test_network_config_analyzer_proves_every_sr1_query_on_the_rendered_policies(tenants):
-    from llmplatform.verify.sr1 import prove_sr1
+    from llmp.verify.sr1 import prove_sr1
 
     facts = NetworkFacts(tenant_namespaces=tenants, kube_api_cidrs=("172.16.0.32/28",), budget_backups=True)
     objects = _namespaces([*sr1.MANAGED_NAMESPACES, *tenants, naming.NS_MONITORING, naming.NS_CNPG,

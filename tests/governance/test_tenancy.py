@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from llmplatform.config.model import TenantSpec
 from llmplatform.controls.sr1_network import render as sr1
 from llmplatform.controls.tenant_namespaces import render as tenancy
-from llmplatform.validate.core import validate_core
+from llmp.verify.manifests.core import validate_core
 
 FACTS = sr1.NetworkFacts(tenant_namespaces=("tenant-search",))
 

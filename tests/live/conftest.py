@@ -1,7 +1,7 @@
 """Fixtures for live tests: the real LiteLLM proxy with real PostgreSQL and Redis on loopback.
 
 Missing system prerequisites (PostgreSQL server binaries, redis-server, Node/npm) skip these tests
-on a user's machine and fail them under CI=true (`llmplatform.testing.gates.require`). The
+on a user's machine and fail them under CI=true (`tests.support.gates.require`). The
 LiteLLM venv, npm packages and Prisma client are installed on first use (`make live-deps` does it
 ahead of time).
 
@@ -31,14 +31,14 @@ from typing import Any
 
 import pytest
 
-from llmplatform.testing.gates import require
-from llmplatform.testing.livestack import missing_prerequisites
-from llmplatform.testing.livestack.fake_backend import FakeOpenAIBackend
-from llmplatform.testing.livestack.litellm_env import LiteLLMEnvError
-from llmplatform.testing.livestack.postgres import PostgresServer
-from llmplatform.testing.livestack.prisma_wasm import PrismaSetupError
-from llmplatform.testing.livestack.proxy import LiteLLMProxy, prepare
-from llmplatform.testing.livestack.redis import RedisServer
+from tests.support.gates import require
+from tests.support.livestack import missing_prerequisites
+from tests.support.livestack.fake_backend import FakeOpenAIBackend
+from tests.support.livestack.litellm_env import LiteLLMEnvError
+from tests.support.livestack.postgres import PostgresServer
+from tests.support.livestack.prisma_wasm import PrismaSetupError
+from tests.support.livestack.proxy import LiteLLMProxy, prepare
+from tests.support.livestack.redis import RedisServer
 
 
 LIVE_DIR = Path(__file__).resolve().parent
@@ -240,7 +240,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     import datetime
     import json
 
-    from llmplatform.testing.livestack.litellm_env import LITELLM_VERSION
+    from tests.support.livestack.litellm_env import LITELLM_VERSION
 
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     merged: dict[str, Any] = {}

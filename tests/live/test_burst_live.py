@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from llmplatform.testing.livestack.fake_backend import FakeOpenAIBackend
-from llmplatform.testing.livestack.platform import RenderedGateway, rendered_gateway, stack_config
-from llmplatform.testing.livestack.proxy import LiteLLMProxy
+from tests.support.livestack.fake_backend import FakeOpenAIBackend
+from tests.support.livestack.platform import RenderedGateway, rendered_gateway, stack_config
+from tests.support.livestack.proxy import LiteLLMProxy
 
 pytestmark = pytest.mark.live
 

@@ -23,9 +23,9 @@ import pytest
 
 from llmplatform.gateway import reconcile as rc
 from llmplatform.gateway.litellm_config import PLAIN_ENV, SECRET_ENV
-from llmplatform.testing.livestack.fake_backend import FakeOpenAIBackend
-from llmplatform.testing.livestack.platform import rendered_gateway
-from llmplatform.testing.livestack.proxy import LiteLLMProxy
+from tests.support.livestack.fake_backend import FakeOpenAIBackend
+from tests.support.livestack.platform import rendered_gateway
+from tests.support.livestack.proxy import LiteLLMProxy
 
 pytestmark = pytest.mark.live
 

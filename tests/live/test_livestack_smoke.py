@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from llmplatform.testing.livestack.fake_backend import FakeOpenAIBackend, litellm_model
-from llmplatform.testing.livestack.postgres import PostgresError, PostgresServer
-from llmplatform.testing.livestack.redis import RedisServer
+from tests.support.livestack.fake_backend import FakeOpenAIBackend, litellm_model
+from tests.support.livestack.postgres import PostgresError, PostgresServer
+from tests.support.livestack.redis import RedisServer
 
 
 def test_postgres_stops_and_restarts_with_its_data(postgres: PostgresServer) -> None:

@@ -22,7 +22,7 @@ from llmplatform import naming
 from llmplatform.config.model import TenantSpec
 from llmplatform.gateway import reconcile as rc
 from llmplatform.gateway import tenants as tenants_mod
-from llmplatform.testing.livestack.platform import RenderedGateway, rendered_gateway
+from tests.support.livestack.platform import RenderedGateway, rendered_gateway
 
 pytestmark = pytest.mark.live
 

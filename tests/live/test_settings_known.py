@@ -12,8 +12,8 @@ import re
 import pytest
 
 from llmplatform.gateway import images
-from llmplatform.testing.livestack.fake_backend import FakeOpenAIBackend
-from llmplatform.testing.livestack.platform import rendered_gateway
+from tests.support.livestack.fake_backend import FakeOpenAIBackend
+from tests.support.livestack.platform import rendered_gateway
 
 
 def _quoted_in_source(site_packages, names: set[str]) -> set[str]:

@@ -1,4 +1,4 @@
-"""llmplatform/plan/gcpause.py: full collections are paused inside the block and restored after, even on error.
+"""llmp/plan/gcpause.py: full collections are paused inside the block and restored after, even on error.
 
 Here rather than under tests/plan/ because the benchmark found the cause (bench/plan_scaling.py)."""
 
@@ -8,7 +8,7 @@ import gc
 
 import pytest
 
-from llmplatform.plan.gcpause import PAUSED_THRESHOLD, full_collections_paused
+from llmp.plan.gcpause import PAUSED_THRESHOLD, full_collections_paused
 
 
 @pytest.fixture(autouse=True)

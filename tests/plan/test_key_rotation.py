@@ -11,9 +11,9 @@ import json
 import yaml
 
 from llmplatform.gateway import workloads
-from llmplatform.plan.render import manifests
-from llmplatform.plan.runner import run_program
-from llmplatform.testing.gates import REPO_ROOT
+from llmp.plan.render import manifests
+from llmp.plan.runner import run_program
+from tests.support.gates import REPO_ROOT
 
 
 def _reconciler(key_rotation: str | None) -> tuple[str, dict]:

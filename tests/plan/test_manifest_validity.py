@@ -9,9 +9,9 @@ import shutil
 import pytest
 import yaml
 
-from llmplatform.testing.gates import require, require_crd_schemas
-from llmplatform.validate.crd import CrdCatalog
-from llmplatform.validate.manifests import load_manifests, validate_all
+from tests.support.gates import require, require_crd_schemas
+from llmp.verify.manifests.crd import CrdCatalog
+from llmp.verify.manifests.manifests import load_manifests, validate_all
 
 
 def _require_charts(folder):

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from llmplatform.plan.leaks import mock_secrets_for, scan_for_leaks
+from llmp.plan.leaks import mock_secrets_for, scan_for_leaks
 
 ROOT = Path(__file__).resolve().parents[2]
-LLMP = [sys.executable, "-m", "llmplatform.cli"]
+LLMP = [sys.executable, "-m", "llmp.cli"]
 
 
 def llmp(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:

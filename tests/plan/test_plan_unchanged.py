@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from llmplatform.testing.gates import require_rendered_charts
+from tests.support.gates import require_rendered_charts
 
 DIGESTS = Path(__file__).with_name("plan_digests.json")
 STACKS = ("dev", "prod", "vast")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from llmplatform.policy_runner import pack_config
-from llmplatform.policy_runner.findings import Finding
-from llmplatform.policy_runner.grpc_runner import run_grpc
-from llmplatform.policy_runner.inprocess import run_in_process
+from llmp.plan.crossguard import pack_config
+from llmp.plan.crossguard.findings import Finding
+from llmp.plan.crossguard.grpc_runner import run_grpc
+from llmp.plan.crossguard.inprocess import run_in_process
 from tests.policy import plans
 
 PACK = pack_config.PACK_DIR

@@ -9,10 +9,10 @@ import time
 import pytest
 from pulumi_policy import ResourceValidationPolicy, StackValidationPolicy
 
-from llmplatform.policy_runner import POLICY_EXIT_CODE, has_mandatory, run_policies, write_policy_json
-from llmplatform.policy_runner import pack_config
-from llmplatform.policy_runner.findings import ADVISORY, MANDATORY, NOT_APPLICABLE
-from llmplatform.policy_runner.grpc_runner import run_grpc_detailed
+from llmp.plan.crossguard import POLICY_EXIT_CODE, has_mandatory, run_policies, write_policy_json
+from llmp.plan.crossguard import pack_config
+from llmp.plan.crossguard.findings import ADVISORY, MANDATORY, NOT_APPLICABLE
+from llmp.plan.crossguard.grpc_runner import run_grpc_detailed
 from tests.policy import plans
 from tests.policy.conftest import CONFIGS, DEV_CONFIG, PACK, PROD_CONFIG
 from tests.policy.plants import PLANTS, planted
@@ -110,7 +110,7 @@ def test_the_prod_pack_config_ignores_dormancy_on_a_dev_plan(plan_doc, run):
 
 @pytest.fixture(scope="module")
 def prod_baseline(plan_doc, stack_cfg, tmp_path_factory):
-    from llmplatform.policy_runner.inprocess import run_in_process
+    from llmp.plan.crossguard.inprocess import run_in_process
 
     path = plans.save(plans.governed(plan_doc("prod")), tmp_path_factory.mktemp("baseline") / "plan.json")
     return {stack: set(run_in_process(path, CONFIGS[stack], stack_config=stack_cfg("prod"))) for stack in CONFIGS}

@@ -10,9 +10,9 @@ from collections import Counter
 
 import pytest
 
-from llmplatform.plan.render import manifests
-from llmplatform.plan.runner import run_program
-from llmplatform.testing.gates import REPO_ROOT
+from llmp.plan.render import manifests
+from llmp.plan.runner import run_program
+from tests.support.gates import REPO_ROOT
 from tests.serving.conftest import CONFIGS, MODEL_COUNTS
 
 PER_MODEL = ("InferencePool", "ScaledObject", "HTTPRoute")

@@ -18,13 +18,13 @@ from components.platform_namespaces import PlatformNamespaces, PlatformNamespace
 from components.serving_stack import TYPE, ServingStack, ServingStackArgs
 from llmplatform import labels
 from llmplatform.config import TrustTier
-from llmplatform.plan.render import is_manifest, manifest_of
+from llmp.plan.render import is_manifest, manifest_of
 from llmplatform.predicates.images import is_pinned_by_digest
 from llmplatform.serving import names
-from llmplatform.testing.gates import require_crd_schemas
-from llmplatform.testing.recording import Recorder
-from llmplatform.validate.core import validate_core
-from llmplatform.validate.crd import validate_custom_resource
+from tests.support.gates import require_crd_schemas
+from tests.support.recording import Recorder
+from llmp.verify.manifests.core import validate_core
+from llmp.verify.manifests.crd import validate_custom_resource
 from tests.serving.conftest import MODEL_COUNTS, capabilities, platform_config
 
 GPU = "nvidia.com/gpu"

@@ -26,7 +26,7 @@ from substrates.vast.api import (
     VastTimeoutError,
     canonical_gpu_name,
 )
-from substrates.vast.fake_server import FakeVastServer, default_offers
+from tests.support.vast_fake_server import FakeVastServer, default_offers
 
 KEY = "vast-test-key-" + secrets.token_hex(16)
 KVM = "docker.io/vastai/kvm:ubuntu_terminal"

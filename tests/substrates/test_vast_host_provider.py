@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.errors import InputPropertiesError
 
-from llmplatform.testing.gates import REPO_ROOT
+from tests.support.gates import REPO_ROOT
 from substrates.vast.api import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -34,7 +34,7 @@ from substrates.vast.api import (
     VastNoOffersError,
     VastTimeoutError,
 )
-from substrates.vast.fake_server import FakeVastServer
+from tests.support.vast_fake_server import FakeVastServer
 from substrates.vast.host import (
     DEFAULT_IMAGE,
     INPUT_KEYS,
@@ -401,7 +401,7 @@ def test_importing_the_vast_modules_reads_no_vast_setting_and_opens_no_socket() 
 
         os.environ = Spy(os.environ)
         socket.socket.connect = socket.socket.bind = refuse
-        import substrates.vast, substrates.vast.api, substrates.vast.host, substrates.vast.fake_server
+        import substrates.vast, substrates.vast.api, substrates.vast.host, tests.support.vast_fake_server
         vast_reads = [k for k in read if k.startswith("VAST")]
         sys.exit(f"read {vast_reads} at import time" if vast_reads else 0)
         """

@@ -1,1 +1,1 @@
-"""Tests of `llmplatform.validate`: CRD and core schema checks, manifest loading, checkov."""
+"""Tests of `llmp.verify.manifests`: CRD and core schema checks, manifest loading, checkov."""

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from llmplatform.testing import gates
+from tests.support import gates
 from tests.validate.manifest_files import write_manifests
-from llmplatform.validate import Checker
-from llmplatform.validate.checkov_scan import (
+from llmp.verify.manifests import Checker
+from llmp.verify.manifests.checkov_scan import (
     SKIP_CRASH_RULE,
     CheckovReport,
     CheckovUnavailable,
@@ -25,7 +25,7 @@ from llmplatform.validate.checkov_scan import (
     scan,
     skip_annotation_problems,
 )
-from llmplatform.validate.manifests import load_manifests
+from llmp.verify.manifests.manifests import load_manifests
 
 BAD_DEPLOYMENT = """\
 apiVersion: apps/v1

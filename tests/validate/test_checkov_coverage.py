@@ -12,8 +12,8 @@ import re
 import stat
 from pathlib import Path
 
-from llmplatform.validate.checkov_scan import NOT_CHECKED_RULE, checked_objects, defang_helm_text, scan
-from llmplatform.validate.manifests import load_manifests
+from llmp.verify.manifests.checkov_scan import NOT_CHECKED_RULE, checked_objects, defang_helm_text, scan
+from llmp.verify.manifests.manifests import load_manifests
 from tests.validate.manifest_files import write_manifests
 from tests.validate.test_checkov import BAD_DEPLOYMENT, checkov  # noqa: F401 (module fixture)
 

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from llmplatform.validate import Checker, Finding, checkov_skips
-from llmplatform.validate.checkov_scan import CheckovReport, SkippedCheck
-from llmplatform.validate.checkov_skips import CHART_ACCEPTED, accept_for_charts, accept_for_tier
+from llmp.verify.manifests import Checker, Finding
+from llmp.verify.manifests.checkov_scan import CheckovReport, SkippedCheck
+from llmp.verify.manifests.checkov_accept import accept_for_charts, accept_for_tier
+from llmplatform.k8s import checkov_skips
+from llmplatform.k8s.checkov_skips import CHART_ACCEPTED
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "verify.md"
 OWN_REASONS = [*checkov_skips.ACCEPTED.items(),

@@ -7,8 +7,8 @@ import copy
 import kubernetes_validate
 import pytest
 
-from llmplatform.validate import Checker
-from llmplatform.validate.core import KUBERNETES_VERSION, bundled_versions, schema_version, validate_core
+from llmp.verify.manifests import Checker
+from llmp.verify.manifests.core import KUBERNETES_VERSION, bundled_versions, schema_version, validate_core
 
 DEPLOYMENT = {
     "apiVersion": "apps/v1",

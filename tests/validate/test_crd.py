@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from llmplatform.testing import gates
-from llmplatform.validate import Checker
-from llmplatform.validate.crd import load_validator, to_jsonschema, validate_custom_resource
+from tests.support import gates
+from llmp.verify.manifests import Checker
+from llmp.verify.manifests.crd import load_validator, to_jsonschema, validate_custom_resource
 
 SCHEMAS = sorted(p for p in gates.crd_schema_dir().glob("*/*.json")) or [None]
 EXAMPLES = sorted((gates.crd_schema_dir() / "examples").glob("*/*.yaml"))

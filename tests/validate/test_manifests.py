@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import yaml
 
-from llmplatform.testing import gates
+from tests.support import gates
 from tests.validate.manifest_files import write_manifests
-from llmplatform.validate import Checker
-from llmplatform.validate.manifests import load_manifests, validate_all
+from llmp.verify.manifests import Checker
+from llmp.verify.manifests.manifests import load_manifests, validate_all
 
 DEPLOYMENT = """\
 apiVersion: apps/v1

@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
-from llmplatform.testing.gates import REPO_ROOT
+from tests.support.gates import REPO_ROOT
 
 _PLAN_VARIANT = """
 import json, sys
 from pathlib import Path
-from llmplatform.plan.render import write_plan
-from llmplatform.plan.runner import run_program
+from llmp.plan.render import write_plan
+from llmp.plan.runner import run_program
 run = run_program(Path(sys.argv[1]), sys.argv[2], config_override=json.loads(sys.argv[3]))
 write_plan(run, Path(sys.argv[4]))
 """

@@ -460,7 +460,7 @@ class FakeRolloutDriver:
         self.cluster = cluster
 
     async def strategy(self):  # noqa: ANN201 - returns rollout.StrategyFacts
-        from llmplatform.validation.rollout import strategy_of
+        from llmp.multigpu.rollout import strategy_of
 
         return strategy_of(self.cluster.deployment())
 
@@ -468,7 +468,7 @@ class FakeRolloutDriver:
         self.cluster.restart()
 
     async def state(self):  # noqa: ANN201 - returns rollout.RolloutState
-        from llmplatform.validation.rollout import rollout_state
+        from llmp.multigpu.rollout import rollout_state
 
         return rollout_state(self.cluster.deployment())
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from llmplatform.testing.gates import require
+from tests.support.gates import require
 from substrates.vast.cluster import (
     BOOTSTRAP_SCRIPT,
     CONTAINER_TOOLKIT_VERSION,

@@ -8,15 +8,15 @@ import asyncio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmplatform.validation.fanout import (
+from llmp.multigpu.fanout import (
     FanoutThresholds,
     counts_from_metrics,
     evaluate_fanout,
     jain_index,
     metric_total,
 )
-from llmplatform.validation.loadgen import LoadSpec, Target, run_load
-from llmplatform.validation.report import Status
+from llmp.multigpu.loadgen import LoadSpec, Target, run_load
+from llmp.multigpu.report import Status
 from tests.vast.fakes import API_KEY, MODEL, fake_cluster
 
 LOAD = LoadSpec(requests=150, concurrency=6)

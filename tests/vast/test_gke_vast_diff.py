@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from llmplatform.config import PlatformConfig, load_platform_config
-from llmplatform.plan.render import load_manifests
-from llmplatform.testing.gates import REPO_ROOT
-from llmplatform.validation.run import load_stack_config
+from llmp.plan.render import load_manifests
+from tests.support.gates import REPO_ROOT
+from llmp.multigpu.run import load_stack_config
 from substrates.capabilities import SubstrateCapabilities
 from substrates.gke import gke_capabilities
 from substrates.vast.substrate import vast_capabilities

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from llmplatform.validation.kube import KubeApiError, KubeClient, KubeconfigError, load_kubeconfig
+from llmp.multigpu.kube import KubeApiError, KubeClient, KubeconfigError, load_kubeconfig
 from tests.vast.fakes import API_KEY, KUBE_TOKEN, fake_cluster, fake_kube
 
 

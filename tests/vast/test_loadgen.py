@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from llmplatform.validation.loadgen import LoadSpec, Target, run_load
+from llmp.multigpu.loadgen import LoadSpec, Target, run_load
 from tests.vast.fakes import API_KEY, MODEL, fake_cluster
 
 
@@ -93,7 +93,7 @@ def test_an_unreachable_gateway_is_recorded_as_no_response() -> None:
 
 
 def test_prompts_carry_a_unique_prefix_so_prefix_affinity_cannot_pin_one_pod() -> None:
-    from llmplatform.validation.loadgen import chat_body
+    from llmp.multigpu.loadgen import chat_body
 
     t, spec = target("http://x"), LoadSpec()
     firsts = {chat_body(t, spec, i)["messages"][0]["content"][:14] for i in range(50)}

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from llmplatform.plan.mocks import mock_secret_value
-from llmplatform.plan.render import load_manifests
+from llmp.plan.mocks import mock_secret_value
+from llmp.plan.render import load_manifests
 
 PROVIDER = "urn:pulumi:vast::llm-platform::llmplatform:vast_cluster:VastCluster$pulumi:providers:kubernetes::vast-k8s"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmplatform.validation.report import CriterionResult, Status, build_report, cost, write_report
+from llmp.multigpu.report import CriterionResult, Status, build_report, cost, write_report
 from tests.vast.fakes import node_object
 
 

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from llmplatform.validation.loadgen import LoadSpec, Target
-from llmplatform.validation.report import Status
-from llmplatform.validation.rollout import RolloutTiming, check_rollout, rollout_state, strategy_of
+from llmp.multigpu.loadgen import LoadSpec, Target
+from llmp.multigpu.report import Status
+from llmp.multigpu.rollout import RolloutTiming, check_rollout, rollout_state, strategy_of
 from tests.vast.fakes import API_KEY, MODEL, FakeRolloutDriver, fake_cluster
 
 FAST = RolloutTiming(warmup_s=0.3, settle_s=0.3, timeout_s=15, poll_s=0.05)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from llmplatform.config import VastSubstrate
-from llmplatform.validation.report import Status
-from llmplatform.validation.timeslicing import evaluate_time_slicing, gpu_nodes, gpu_pods, memory_utilization
+from llmp.multigpu.report import Status
+from llmp.multigpu.timeslicing import evaluate_time_slicing, gpu_nodes, gpu_pods, memory_utilization
 from substrates.vast.substrate import vast_capabilities
 from tests.vast.fakes import node_object, pod_object
 

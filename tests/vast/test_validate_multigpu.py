@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from llmplatform.cli import app
-from llmplatform.testing.gates import REPO_ROOT
-from llmplatform.validation.loadgen import LoadSpec
-from llmplatform.validation.report import SCHEMA
-from llmplatform.validation.rollout import RESTARTED_AT, RolloutTiming
-from llmplatform.validation.run import ValidationOptions, run_validation
+from llmp.cli import app
+from tests.support.gates import REPO_ROOT
+from llmp.multigpu.loadgen import LoadSpec
+from llmp.multigpu.report import SCHEMA
+from llmp.multigpu.rollout import RESTARTED_AT, RolloutTiming
+from llmp.multigpu.run import ValidationOptions, run_validation
 from tests.vast.fakes import fake_cluster, fake_kube
 
 FAST = RolloutTiming(warmup_s=0.3, settle_s=0.3, timeout_s=20, poll_s=0.05)
@@ -109,7 +109,7 @@ def test_an_unreachable_or_refusing_api_server_is_an_error_not_a_traceback(tmp_p
 
 
 def test_encrypted_values_in_the_stack_file_are_not_needed_to_know_what_was_deployed(tmp_path: Path) -> None:
-    from llmplatform.validation.run import capabilities_for, load_stack_config
+    from llmp.multigpu.run import capabilities_for, load_stack_config
 
     (tmp_path / "Pulumi.yaml").write_text((REPO_ROOT / "Pulumi.yaml").read_text())
     stack = (REPO_ROOT / "Pulumi.vast.yaml").read_text()

@@ -1,1 +1,1 @@
-"""Tests of the proofs (llmplatform.verify): clean renderings pass, planted violations fail by name."""
+"""Tests of the proofs (llmp.verify): clean renderings pass, planted violations fail by name."""

@@ -1,4 +1,4 @@
-"""The install proof (llmplatform/verify/install): the platform's plans install, and each defect it exists
+"""The install proof (llmp/verify/install): the platform's plans install, and each defect it exists
 to catch, planted into a copy of the rendered prod plan, fails it by name.
 
 The plants are the defects a first `pulumi up` met before the proof existed (issue 13): a chart value that
@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from llmplatform.charts.write import read_index, write_charts
+from llmp.charts.write import read_index, write_charts
 from llmplatform.serving.images import GIE_CRDS_URL
-from llmplatform.testing.gates import require_rendered_charts
-from llmplatform.verify.install import prove_install
-from llmplatform.verify.install.checks import duration_s, pod_start_budget_s
-from llmplatform.verify.run import FAIL, PASS, verify_stack
+from tests.support.gates import require_rendered_charts
+from llmp.verify.install import prove_install
+from llmp.verify.install.checks import duration_s, pod_start_budget_s
+from llmp.verify.run import FAIL, PASS, verify_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 Plan = dict[str, Any]
@@ -261,7 +261,7 @@ def test_without_rendered_charts_the_proof_says_what_it_did_not_model(planned, t
     result = prove_install(build_dir)
     assert sorted(result.missing_charts) == sorted(json.loads((planned("prod") / "charts.json").read_text())
                                                    and [r["release"] for r in read_index(planned("prod")).releases])
-    from llmplatform.verify.run import prove_install_order
+    from llmp.verify.run import prove_install_order
 
     monkeypatch.setenv("CI", "true")
     proof = prove_install_order(build_dir)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from matplotlib.patches import Rectangle
 
-from llmplatform.plan.render import load_manifests
-from llmplatform.verify.matrix import NOT_DEPLOYED, connectivity_matrix, matrix_figure
-from llmplatform.verify.report import print_report, write_report
-from llmplatform.verify.run import DORMANT, FAIL, PASS, Proof, VerifyReport, prove_budgets
+from llmp.plan.render import load_manifests
+from llmp.verify.matrix import NOT_DEPLOYED, connectivity_matrix, matrix_figure
+from llmp.verify.report import print_report, write_report
+from llmp.verify.run import DORMANT, FAIL, PASS, Proof, VerifyReport, prove_budgets
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,8 +16,8 @@ import pytest
 
 from llmplatform import labels as L
 from llmplatform import naming
-from llmplatform.plan.render import load_manifests
-from llmplatform.verify.sr1 import prove_sr1
+from llmp.plan.render import load_manifests
+from llmp.verify.sr1 import prove_sr1
 
 Objects = list[dict[str, Any]]
 

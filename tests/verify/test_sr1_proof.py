@@ -21,7 +21,7 @@ from llmplatform.k8s.networkpolicy import (
     pod_peer,
     tcp,
 )
-from llmplatform.verify.sr1 import FRESH_TENANT_NS, flows, ingress_only, probe_pods, prove_sr1
+from llmp.verify.sr1 import FRESH_TENANT_NS, flows, ingress_only, probe_pods, prove_sr1
 
 
 def role(r):

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from llmplatform.controls.sr2_gpu_admission import render as sr2
-from llmplatform.verify.sr2 import Sr2Proof, inline_variables, prove_sr2, string_literals
+from llmp.verify.sr2 import Sr2Proof, inline_variables, prove_sr2, string_literals
 
 EXEMPT = ("kueue-system", "kyverno", "keda")
 NAME = "sr2-gpu-admission"

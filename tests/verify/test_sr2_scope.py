@@ -20,11 +20,11 @@ import yaml
 from llmplatform.controls.sr2_gpu_admission import namespace_guard
 
 from llmplatform.controls.sr2_gpu_admission import render as sr2
-from llmplatform.plan.render import load_manifests
-from llmplatform.verify.run import FAIL, PASS, Proof, prove_admission
-from llmplatform.verify.sr2.exempt_names import exempt_names_from_vap
-from llmplatform.verify.sr2.kueue import read_kueue_config
-from llmplatform.verify.sr2.oracle import GpuReach, oracle_reason
+from llmp.plan.render import load_manifests
+from llmp.verify.run import FAIL, PASS, Proof, prove_admission
+from llmp.verify.sr2.exempt_names import exempt_names_from_vap
+from llmp.verify.sr2.kueue import read_kueue_config
+from llmp.verify.sr2.oracle import GpuReach, oracle_reason
 
 Objects = list[dict[str, Any]]
 QUICK = {"stride": 7, "cel_python_sample": 30}
@@ -255,7 +255,7 @@ def test_a_gke_name_exempted_on_vast_is_caught_twice(vast) -> None:
 
 
 def test_the_guard_cel_refuses_exactly_its_names() -> None:
-    from llmplatform.verify.sr2.engines import CppEngine
+    from llmp.verify.sr2.engines import CppEngine
 
     engine = CppEngine()
     program = engine.compile(namespace_guard.expression(["kube-public", "x'y"]))

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from llmplatform.testing.gates import require_rendered_charts
-from llmplatform.verify.run import DORMANT, PASS, verify_stack
+from tests.support.gates import require_rendered_charts
+from llmp.verify.run import DORMANT, PASS, verify_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN = """
 import json, sys
 from pathlib import Path
-from llmplatform.charts.write import write_charts
-from llmplatform.plan.render import write_plan
-from llmplatform.plan.runner import run_program
+from llmp.charts.write import write_charts
+from llmp.plan.render import write_plan
+from llmp.plan.runner import run_program
 out = Path(sys.argv[2])
 paths = write_plan(run_program(Path(sys.argv[1]), "prod", config_override={"trust_tier": "untrusted"}), out)
 write_charts(json.loads(paths["plan"].read_text()), out)

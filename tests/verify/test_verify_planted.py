@@ -24,11 +24,11 @@ import yaml
 from typer.testing import CliRunner
 
 from llmplatform import labels
-from llmplatform.plan.leaks import mock_secrets_for
-from llmplatform.validate import checkov_scan
-from llmplatform.verify import run
-from llmplatform.verify.report import write_report
-from llmplatform.verify.run import DORMANT, FAIL, PASS, VerifyReport, verify_stack
+from llmp.plan.leaks import mock_secrets_for
+from llmp.verify.manifests import checkov_scan
+from llmp.verify import run
+from llmp.verify.report import write_report
+from llmp.verify.run import DORMANT, FAIL, PASS, VerifyReport, verify_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 CEL_PYTHON_SAMPLE = 150
@@ -198,7 +198,7 @@ def verify(build_dir: Path, stack: str, *, checkov: bool) -> VerifyReport:
 
 
 def needs_checkov() -> None:
-    from llmplatform.testing.gates import require
+    from tests.support.gates import require
 
     require(checkov_scan.checkov_installed(), "checkov is not installed: run `make test-deps`")
 
@@ -234,7 +234,7 @@ def test_the_dev_plan_passes_with_sr1_dormant_and_the_trusted_tier_exception(pla
 
 
 def test_every_accepted_checkov_skip_is_listed_with_its_registered_reason(clean_prod) -> None:
-    from llmplatform.validate import checkov_skips
+    from llmplatform.k8s import checkov_skips
 
     build_dir, report = clean_prod
     skipped = next(p for p in report.proofs if p.name == "validity").data["checkov"]["skipped"]
@@ -281,7 +281,7 @@ def test_a_planted_violation_fails_verify_and_is_named(case, planned, tmp_path) 
 
 
 def test_llmp_verify_exits_1_on_a_failed_proof_and_prints_it(planned, tmp_path, monkeypatch) -> None:
-    from llmplatform.cli import app
+    from llmp.cli import app
 
     build_dir = copy_plan(planned("prod"), tmp_path / "prod")
     plant_fail_open(build_dir)
@@ -301,7 +301,7 @@ def test_llmp_verify_exits_1_on_a_failed_proof_and_prints_it(planned, tmp_path, 
 
 
 def test_llmp_verify_exits_3_without_a_plan(tmp_path) -> None:
-    from llmplatform.cli import app
+    from llmp.cli import app
 
     result = CliRunner().invoke(app, ["verify", "prod", "-C", str(ROOT), "--build-dir", str(tmp_path / "none")])
     assert result.exit_code == 3, result.output

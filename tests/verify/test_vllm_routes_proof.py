@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from llmplatform import labels, naming, ports
-from llmplatform.plan.render import load_manifests
-from llmplatform.verify import run
-from llmplatform.verify.routes import prove_routes
+from llmp.plan.render import load_manifests
+from llmp.verify import run
+from llmp.verify.routes import prove_routes
 
 Objects = list[dict[str, Any]]
 

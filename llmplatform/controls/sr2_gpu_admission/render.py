@@ -63,7 +63,7 @@ server fills from the request path before admission and which existing objects a
 Kyverno background scans (no `request`) evaluate it too; a missing namespace counts as managed.
 `namespaceObject` is not used: guarding it needs `namespaceObject != null`, which cel-python
 evaluates to an error on a map (heterogeneous equality), so the two engines would disagree.
-`llmplatform.verify.sr2` proves all of this with two CEL engines.
+`llmp.verify.sr2` proves all of this with two CEL engines.
 """
 
 from __future__ import annotations

@@ -1,1 +1,0 @@
-"""Test support shared by the suite (importable so helpers and benchmarks can use it too)."""
