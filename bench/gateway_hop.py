@@ -31,15 +31,16 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.livestack.litellm_env import LITELLM_VERSION
-from tests.support.livestack.platform import rendered_gateway
-from tests.support.livestack.postgres import PostgresServer
-from tests.support.livestack.proxy import LiteLLMProxy
-from tests.support.livestack.redis import RedisServer
-
+# The live stack is test support (tests/support/, not installed): import it from this checkout.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benchlib  # noqa: E402 - bench/ is not a package
+from tests.support.livestack.litellm_env import LITELLM_VERSION  # noqa: E402
+from tests.support.livestack.platform import rendered_gateway  # noqa: E402
+from tests.support.livestack.postgres import PostgresServer  # noqa: E402
+from tests.support.livestack.proxy import LiteLLMProxy  # noqa: E402
+from tests.support.livestack.redis import RedisServer  # noqa: E402
 
 NAME = "gateway_hop"
 PROMPT = "how long does the gateway hop take"
