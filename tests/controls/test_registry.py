@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from llmplatform.controls import registry, tiers
-from llmplatform.policy_runner import pack_config
+from llmp.plan.crossguard import pack_config
 from substrates.capabilities import SubstrateCapabilities
 
 ROOT = Path(__file__).resolve().parents[2]
