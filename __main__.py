@@ -7,8 +7,9 @@ Run it with the Pulumi CLI (`pulumi up`, `pulumi preview --policy-pack policy/`)
 import pulumi
 
 from components.platform_namespaces import PlatformNamespaces, PlatformNamespacesArgs
-from llmplatform.config import GkeSubstrate, TrustTier
+from llmplatform.config import GkeSubstrate
 from llmplatform.config.pulumi_source import read_platform_config, read_secret
+from llmplatform.controls.tiers import plan_controls
 from llmplatform.serving.control_plane import control_plane_ports
 from substrates.gke import budget_backup_writer, build_gke
 
@@ -28,18 +29,18 @@ else:
 k8s_opts = pulumi.ResourceOptions(providers={"kubernetes": substrate.provider})
 pulumi.export("substrateCapabilities", substrate.capabilities.as_json())
 
+# --- the control plan: every tier decision, made once; components receive it as a plain value ---
+control_plan = plan_controls(trust_tier=cfg.trust_tier, profile=cfg.profile,
+                             capabilities=substrate.capabilities, governance=cfg.governance)
+
 namespaces = PlatformNamespaces(
     "platform",
-    PlatformNamespacesArgs(
-        trust_tier=cfg.trust_tier.value,
-        tenant_namespaces=tuple(t.name for t in cfg.tenants) if cfg.trust_tier == TrustTier.UNTRUSTED else (),
-    ),
+    PlatformNamespacesArgs(control_plan=control_plan, tenants=tuple(t.name for t in cfg.tenants)),
     opts=k8s_opts,
 )
 
 # --- serving (ServingStack) ---
 from components.serving_stack import ServingStack, ServingStackArgs  # noqa: E402 - imports stay in this block
-from llmplatform.config import PrefixCacheMode, Profile  # noqa: E402
 
 serving = ServingStack(
     "serving",
@@ -50,8 +51,7 @@ serving = ServingStack(
         gpu_capacity=cfg.gpu_pool.capacity,
         namespaces=namespaces,
         hf_token=read_secret("hf_token"),
-        prefix_caching=cfg.prefix_cache != PrefixCacheMode.OFF,
-        high_availability=cfg.profile == Profile.PROD,
+        control_plan=control_plan,
     ),
     opts=k8s_opts,
 )
@@ -77,8 +77,7 @@ tenant_gateway = TenantGateway(
         models=cfg.models,
         tenants=cfg.tenants,
         gateway=cfg.tenant_gateway,
-        fail_closed=cfg.fail_closed,
-        prefix_cache=cfg.prefix_cache,
+        control_plan=control_plan,
         gateway_url=serving.gateway_url,
         model_api_key=serving.model_api_key,
         served_names=serving.served_names,
@@ -101,13 +100,11 @@ from llmplatform.controls.exemptions import sr2_exempt_namespaces  # noqa: E402
 governance = GovernancePack(
     "governance",
     GovernancePackArgs(
-        trust_tier=cfg.trust_tier,
-        profile=cfg.profile,
+        control_plan=control_plan,
         capabilities=substrate.capabilities,
         tenants=cfg.tenants,
         governance=cfg.governance,
         tenant_gateway=cfg.tenant_gateway,
-        fail_closed=cfg.fail_closed,
         litellm_service_account=tenant_gateway.service_account_name,
         serving_models=tuple(m.name for m in cfg.models),
         namespaces=namespaces,
@@ -121,7 +118,7 @@ governance = GovernancePack(
     ),
     opts=k8s_opts,
 )
-pulumi.export("controlPlan", governance.control_plan.as_json())
+pulumi.export("controlPlan", control_plan.as_json())
 # --- end governance ---
 
 pulumi.export("kubeconfig", substrate.kubeconfig)

@@ -3,8 +3,9 @@
 Not to be confused with the CrossGuard policy pack in `policy/`: this component *renders* the
 controls into the cluster; the CrossGuard pack *checks* them at preview/update time.
 
-What it renders is decided by one pure function, `llmplatform.controls.tiers.plan_controls`
-(trust tier x profile x substrate facts x governance config), and nothing else:
+What it renders is decided by the `ControlPlan` it is given, and nothing else: one pure function,
+`llmplatform.controls.tiers.plan_controls` (trust tier x profile x substrate facts x governance
+config), computes it once in `__main__.py`, and every component that needs a tier decision receives it:
 
 - SR1 network path (enforced on multi-team and untrusted): native NetworkPolicies with default-deny
   in llm-serving, llm-gateway and llm-tenant-gateway (`llmplatform.controls.sr1_network.render`), and the identity
@@ -29,23 +30,24 @@ and one `pulumi.log.info` line per dormant control.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi.errors import InputPropertiesError, InputPropertyErrorDetails
 
 from components.platform_namespaces import PlatformNamespaces
 from llmplatform import labels, naming
-from llmplatform.config.model import Governance, Profile, TenantGatewaySpec, TenantSpec, TrustTier
+from llmplatform.config.model import Governance, TenantGatewaySpec, TenantSpec
 from llmplatform.controls import registry, tiers
 from llmplatform.controls.exemptions import sr2_exempt_namespaces
 from llmplatform.controls.rendering import ControlInputs, Release, Rendered
 from llmplatform.controls.sr1_identity import render as identity
 from llmplatform.controls.sr1_network import render as sr1
-from llmplatform.controls.tenant_namespaces import render as tenancy
 from llmplatform.controls.sr3_fail_closed.predicates import BudgetFacts, sr3_violations
+from llmplatform.controls.tenant_namespaces import render as tenancy
+from llmplatform.controls.tiers import ControlPlan
+from llmplatform.problems import Problem, raise_problems
 from substrates.capabilities import SubstrateCapabilities
 
 TYPE = "llmplatform:governance_pack:GovernancePack"
@@ -59,24 +61,26 @@ LITELLM_SERVICE_ACCOUNT = "litellm"
 class GovernancePackArgs:
     """All shape inputs (they decide which objects exist), so all plain values."""
 
-    trust_tier: TrustTier
-    """Decides SR1 (dormant on trusted), SR2 (audit on trusted), tenancy and GPU isolation (untrusted)."""
-    profile: Profile
-    """Decides SR3 (prod fails closed); prod refuses the trusted tier. Also Kyverno's HA (prod: 3
-    admission controller replicas, 2 of each other controller; dev: 1 each)."""
+    control_plan: ControlPlan
+    """What to render (`tiers.plan_controls`, computed once by the program): SR1 (dormant on trusted),
+    SR2 (audit on trusted), tenancy and GPU isolation (untrusted), SR3's requirements on the tenant
+    gateway (prod fails closed), Kyverno (`kyverno`) and its HA (prod: 3 admission controller replicas,
+    2 of each other controller; dev: 1 each). Recorded as given (ConfigMap, `control_plan`)."""
     capabilities: SubstrateCapabilities
-    """`network_policy_enforced` False with SR1 enforced is an error (a paper control);
-    `mig_available` and `gpu_time_slicing_replicas` decide GPU isolation on untrusted."""
+    """What the controls render against (GPU resource, taint, RuntimeClass, system namespaces); must
+    give what the plan enforces: NetworkPolicy enforced under SR1 (else a paper control), no
+    time-slicing under GPU isolation."""
     tenants: tuple[TenantSpec, ...]
     """On untrusted, each gets its namespace's quota (GPUs from `gpu_quota`), RBAC and NetworkPolicies."""
     governance: Governance = Governance()
-    """`prefix_cache` override, `kyverno` (SR2 also as a Kyverno ClusterPolicy plus the Kyverno
-    release), `extra_exempt_namespaces` (added to the SR2 exemptions when `sr2_exempt_namespaces` is None)."""
+    """`extra_exempt_namespaces` (added to the SR2 exemptions when `sr2_exempt_namespaces` is None); its
+    other fields are already decided in `control_plan`."""
     tenant_gateway: TenantGatewaySpec = TenantGatewaySpec()
     """The tenant gateway's shape, checked against the plan's SR3 decision; `backup_bucket` also opens
     Postgres's egress to GCS and the metadata server (SR1)."""
     fail_closed: bool | None = None
-    """What the TenantGateway was rendered with; must equal the plan's SR3 decision. None: not cross-checked."""
+    """What the TenantGateway was rendered with, where it was not given this same plan; must equal the
+    plan's SR3 decision. None (the program passes both the one plan): not cross-checked."""
     litellm_service_account: str = LITELLM_SERVICE_ACCOUNT
     """The only ServiceAccount whose pods may carry `llmplatform.io/role: tenant-gateway` (pass
     `TenantGateway.service_account_name`)."""
@@ -128,7 +132,7 @@ def control_inputs(args: GovernancePackArgs, plan: tiers.ControlPlan) -> Control
         plan=plan, capabilities=args.capabilities, network=network_facts(args, plan),
         tenants=args.tenants if untrusted else (), exempt_namespaces=exempt_namespaces_for(args),
         litellm_service_account=args.litellm_service_account, serving_models=args.serving_models,
-        high_availability=args.profile == Profile.PROD, tenant_quota=args.tenant_quota,
+        high_availability=plan.high_availability, tenant_quota=args.tenant_quota,
         tenant_group_format=args.tenant_group_format)
 
 
@@ -137,58 +141,55 @@ def identity_bindings(args: GovernancePackArgs, plan: tiers.ControlPlan) -> tupl
     return identity.bindings_for_inputs(control_inputs(args, plan))
 
 
-def validate(args: GovernancePackArgs) -> tuple[tiers.ControlPlan | None, list[InputPropertyErrorDetails]]:
-    """The control plan and every problem with `args` (plan is None when it cannot be made)."""
-    out: list[InputPropertyErrorDetails] = []
+SR3_ARGS: dict[str, str] = {
+    "allow_requests_on_db_unavailable": "control_plan.fail_closed",
+    "fail_closed_budget_enforcement": "control_plan.fail_closed",
+    "postgres_instances": "tenant_gateway.postgres_instances",
+    "key_cache_ttl_seconds": "tenant_gateway.key_cache_ttl_seconds",
+    "redis_wired": "tenant_gateway.redis",
+}
+"""`BudgetFacts` field (the path of an SR3 problem) -> the argument that sets it."""
 
-    def bad(path: str, reason: str) -> None:
-        out.append({"property_path": path, "reason": reason})
 
-    plan = None
-    try:
-        plan = tiers.plan_controls(trust_tier=args.trust_tier, profile=args.profile,
-                                   capabilities=args.capabilities, governance=args.governance)
-    except tiers.ControlPlanError as exc:
-        for problem in exc.problems:
-            path, _, reason = problem.partition(": ")
-            bad(path, reason)
-
+def validate(args: GovernancePackArgs) -> list[Problem]:
+    """Every problem with `args` (empty: renderable)."""
+    plan = args.control_plan
+    out = tiers.capability_problems(sr1_enforced=plan.sr1_enforced,
+                                    gpu_isolation=plan.gpu_isolation.state == tiers.ControlState.ENFORCED,
+                                    capabilities=args.capabilities)
     exempt = exempt_namespaces_for(args)
     protected = {naming.NS_SERVING, naming.NS_GATEWAY, naming.NS_TENANT_GATEWAY}
     protected |= {naming.tenant_namespace(t.name) for t in args.tenants}
     for ns in sorted(protected & set(exempt)):
-        bad("sr2_exempt_namespaces", f"names {ns!r}, where the platform or a tenant runs GPU work; SR2 would be "
-            "a paper control there. Fix: remove it")
+        out.append(Problem("sr2_exempt_namespaces", ns, "names a namespace where the platform or a tenant runs "
+                           "GPU work; SR2 would be a paper control there", fix="remove it"))
     if not args.litellm_service_account:
-        bad("litellm_service_account", "is empty; pass TenantGateway.service_account_name")
-    elif plan is not None and plan.sr1_enforced:
+        out.append(Problem("litellm_service_account", "", "must name LiteLLM's ServiceAccount",
+                           fix="pass TenantGateway.service_account_name"))
+    elif plan.sr1_enforced:
         try:
             identity_bindings(args, plan)
         except identity.UnboundPeerError as exc:
-            for problem in exc.problems:
-                bad("sr1 identity", problem)
-    for problem in tenancy.group_format_problems(args.tenant_group_format) + args.tenant_quota.problems():
-        path, _, reason = problem.partition(": ")
-        bad(path, reason)
+            out += [Problem("sr1 identity", reason=problem) for problem in exc.problems]
+    out += tenancy.group_format_problems(args.tenant_group_format) + args.tenant_quota.problems()
 
     gw = args.tenant_gateway
-    sr3 = tiers.sr3_requirements(args.profile)
-    if args.fail_closed is not None and args.fail_closed != sr3.fail_closed:
-        bad("fail_closed", f"is {args.fail_closed} but profile {args.profile.value} decides SR3 "
-            f"fail_closed={sr3.fail_closed}; render the TenantGateway with the plan's value")
-    facts = BudgetFacts(allow_requests_on_db_unavailable=not sr3.fail_closed,
-                        fail_closed_budget_enforcement=sr3.fail_closed, postgres_instances=gw.postgres_instances,
+    if args.fail_closed is not None and args.fail_closed != plan.fail_closed:
+        out.append(Problem("fail_closed", args.fail_closed, f"the plan decides SR3 fail_closed={plan.fail_closed} "
+                           f"(profile {plan.profile.value})", fix="render the TenantGateway with the plan's value"))
+    facts = BudgetFacts(allow_requests_on_db_unavailable=not plan.fail_closed,
+                        fail_closed_budget_enforcement=plan.fail_closed, postgres_instances=gw.postgres_instances,
                         gateway_replicas=gw.replicas, redis_wired=gw.redis,
                         key_cache_ttl_seconds=gw.key_cache_ttl_seconds)
-    for reason in sr3_violations(facts, fail_closed_required=sr3.fail_closed):
-        bad("tenant_gateway", f"SR3: {reason}")
-    if plan is not None:
-        if plan.tenant_namespaces.state == tiers.ControlState.ENFORCED and args.namespaces is not None:
-            missing = sorted(t.name for t in args.tenants if t.name not in args.namespaces.tenants)
-            if missing:
-                bad("namespaces.tenants", f"has no namespace for tenant(s) {', '.join(missing)}; the untrusted tier "
-                    "renders into tenant-<name> (PlatformNamespaces tenant_namespaces)")
-    return plan, out
+    for problem in sr3_violations(facts, fail_closed_required=plan.fail_closed):
+        out.append(replace(problem, path=SR3_ARGS[problem.path], reason=f"SR3: {problem.reason}"))
+    if plan.tenant_namespaces.state == tiers.ControlState.ENFORCED and args.namespaces is not None:
+        missing = sorted(t.name for t in args.tenants if t.name not in args.namespaces.tenants)
+        if missing:
+            out.append(Problem("namespaces.tenants", sorted(args.namespaces.tenants), f"has no namespace for "
+                               f"tenant(s) {', '.join(missing)}; the untrusted tier renders into tenant-<name>",
+                               fix="PlatformNamespaces with the same control plan and tenants"))
+    return out
 
 
 class GovernancePack(pulumi.ComponentResource):
@@ -206,12 +207,8 @@ class GovernancePack(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GovernancePackArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
-        plan, problems = validate(args)
-        if problems or plan is None:
-            lines = "\n".join(f"  - {p['property_path']}: {p['reason']}" for p in problems)
-            raise InputPropertiesError(f"GovernancePack {name!r} has {len(problems)} invalid input(s):\n{lines}",
-                                       problems)
-        self.control_plan = plan
+        raise_problems(f"GovernancePack {name!r}", validate(args))
+        plan = self.control_plan = args.control_plan
         self.network_policies = {}
         self.kyverno_release = None
         ns = args.namespaces

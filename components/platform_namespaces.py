@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 
 from llmplatform import labels, naming
 from llmplatform.controls.sr1_host_isolation.render import PSS_BASELINE, PSS_ENFORCE, PSS_RESTRICTED
+from llmplatform.controls.tiers import ControlPlan, ControlState
 
 TYPE = "llmplatform:platform_namespaces:PlatformNamespaces"
 
@@ -20,10 +21,17 @@ _PSS = PSS_ENFORCE
 
 @dataclass(frozen=True, kw_only=True)
 class PlatformNamespacesArgs:
-    trust_tier: str
-    """Recorded on every namespace (`llmplatform.io/trust-tier`) so reports and policies can read it."""
-    tenant_namespaces: tuple[str, ...] = ()
-    """Tenant names that get their own `tenant-<name>` namespace (the untrusted tier)."""
+    control_plan: ControlPlan
+    """Its trust tier is recorded on every namespace (`llmplatform.io/trust-tier`) so reports and policies
+    can read it; its `tenant-namespaces` decision says whether tenants get namespaces of their own."""
+    tenants: tuple[str, ...] = ()
+    """Tenant names; each gets its own `tenant-<name>` namespace where the plan enforces per-tenant
+    namespaces (the untrusted tier), none otherwise."""
+
+    @property
+    def tenant_namespaces(self) -> tuple[str, ...]:
+        """The tenants that get a namespace of their own."""
+        return self.tenants if self.control_plan.tenant_namespaces.state == ControlState.ENFORCED else ()
 
 
 class PlatformNamespaces(pulumi.ComponentResource):
@@ -39,6 +47,8 @@ class PlatformNamespaces(pulumi.ComponentResource):
     def __init__(self, name: str, args: PlatformNamespacesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
 
+        trust_tier = args.control_plan.trust_tier.value
+
         def namespace(role: str, ns_name: str, tier: str, pss: str) -> k8s.core.v1.Namespace:
             return k8s.core.v1.Namespace(
                 f"{name}-{role}",
@@ -46,7 +56,7 @@ class PlatformNamespaces(pulumi.ComponentResource):
                     "name": naming.k8s(ns_name),
                     "labels": {
                         labels.NAMESPACE_TIER: tier,
-                        labels.TRUST_TIER: args.trust_tier,
+                        labels.TRUST_TIER: trust_tier,
                         labels.PART_OF: "llm-platform",
                         _PSS: pss,
                     },

@@ -17,12 +17,13 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-from pulumi.errors import InputPropertiesError, InputPropertyErrorDetails
 
 from components.platform_namespaces import PlatformNamespaces
 from llmplatform import labels, naming
 from llmplatform.config import ModelSpec, TenantSpec
+from llmplatform.controls.tiers import ControlPlan
 from llmplatform.serving import autoscaling, charts, images, kueue, names, routing, vllm
+from llmplatform.problems import Problem, raise_problems
 from llmplatform.serving.charts import ChartPin
 from substrates.capabilities import SubstrateCapabilities
 
@@ -44,13 +45,12 @@ class ServingStackArgs:
     """GPU units the pool holds at max_nodes (`GpuPool.capacity`); caps the serving queue's quota."""
     namespaces: PlatformNamespaces
     """Objects land in its namespaces and wait for them; tenant namespaces get a LocalQueue `gpu`."""
+    control_plan: ControlPlan
+    """Its prefix-cache mode decides vLLM's prefix caching (`off` renders `--no-enable-prefix-caching`,
+    every other mode `--enable-prefix-caching`); its high availability (prod) gives the Kueue and KEDA
+    controllers, whose webhooks every serving pod creation and scale passes through, two replicas and PDBs."""
     hf_token: pulumi.Input[str] | None = None
     """Hugging Face token for gated weights (secret). None: no Secret; the download runs anonymously."""
-    prefix_caching: bool = True
-    """vLLM `--enable-prefix-caching`; False renders `--no-enable-prefix-caching` (prefix_cache: off)."""
-    high_availability: bool = False
-    """True (prod): two replicas and PDBs for the Kueue and KEDA controllers, whose webhooks every
-    serving pod creation and scale passes through."""
     route_timeout_seconds: int = 600
     """HTTPRoute request timeout: longest generation (streamed or not) the gateway lets run."""
     cpu_per_gpu: int = 4
@@ -61,33 +61,32 @@ class ServingStackArgs:
     """Size limit of the emptyDir the init container downloads weights into (node boot disk)."""
 
 
-def validate(args: ServingStackArgs) -> list[InputPropertyErrorDetails]:
+def validate(args: ServingStackArgs) -> list[Problem]:
     """Every problem with `args` (empty: renderable)."""
-    out: list[InputPropertyErrorDetails] = []
+    out: list[Problem] = []
     caps = args.capabilities
-
-    def bad(path: str, reason: str) -> None:
-        out.append({"property_path": path, "reason": reason})
-
     if not args.models:
-        bad("models", "is empty; configure at least one model")
+        out.append(Problem("models", (), "configure at least one model"))
     for field in ("name", "served_name"):
         seen = [getattr(m, field) for m in args.models]
         for dup in sorted({v for v in seen if seen.count(v) > 1}):
-            bad(f"models.{field}", f"{dup!r} appears more than once; each model needs its own")
+            out.append(Problem(f"models.{field}", dup, "appears more than once; each model needs its own"))
     for m in args.models:
         if m.gpus_per_replica > caps.gpus_per_node:
-            bad(f"models[{m.name}].gpus_per_replica", f"is {m.gpus_per_replica}; a {caps.display_name} GPU node "
-                f"has {caps.gpus_per_node}, and one replica must fit on one node")
+            out.append(Problem(f"models[{m.name}].gpus_per_replica", m.gpus_per_replica,
+                               f"a {caps.display_name} GPU node has {caps.gpus_per_node}, and one replica must fit "
+                               "on one node"))
     if not caps.gpu_product_label_values:
-        bad("capabilities.gpu_product_label_values", "is empty; serving pods and Kueue flavors select GPU nodes by it")
+        out.append(Problem("capabilities.gpu_product_label_values", (), "must not be empty: serving pods and Kueue "
+                           "flavors select GPU nodes by it"))
     if args.gpu_capacity < 1:
-        bad("gpu_capacity", f"is {args.gpu_capacity}; must be at least 1")
+        out.append(Problem("gpu_capacity", args.gpu_capacity, "must be at least 1"))
     stray = sorted(set(args.namespaces.tenants) - {t.name for t in args.tenants})
     if stray:
-        bad("namespaces.tenants", f"has namespaces for unknown tenant(s): {', '.join(stray)}")
+        out.append(Problem("namespaces.tenants", stray, "has namespaces for unknown tenant(s)",
+                           fix="PlatformNamespaces with the same tenants"))
     if args.route_timeout_seconds < 1:
-        bad("route_timeout_seconds", f"is {args.route_timeout_seconds}; must be at least 1")
+        out.append(Problem("route_timeout_seconds", args.route_timeout_seconds, "must be at least 1"))
     return out
 
 
@@ -109,11 +108,7 @@ class ServingStack(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ServingStackArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
-        problems = validate(args)
-        if problems:
-            lines = "\n".join(f"  - {p['property_path']}: {p['reason']}" for p in problems)
-            raise InputPropertiesError(f"ServingStack {name!r} has {len(problems)} invalid input(s):\n{lines}",
-                                       problems)
+        raise_problems(f"ServingStack {name!r}", validate(args))
         caps, ns = args.capabilities, args.namespaces
         serving_ns, gateway_ns = ns.serving.metadata.name, ns.gateway.metadata.name
         tenant_ns = {t: naming.tenant_namespace(t) for t in sorted(ns.tenants)}
@@ -153,9 +148,9 @@ class ServingStack(pulumi.ComponentResource):
 
         managed = list(kueue.managed_namespaces(tenant_ns.values()))
         kueue_rel = release("kueue", charts.KUEUE, ns.platform[naming.NS_KUEUE].metadata.name,
-                            charts.kueue_values(managed, ha=args.high_availability))
+                            charts.kueue_values(managed, ha=args.control_plan.high_availability))
         keda_rel = release("keda", charts.KEDA, ns.platform[naming.NS_KEDA].metadata.name,
-                           charts.keda_values(naming.NS_SERVING, ha=args.high_availability))
+                           charts.keda_values(naming.NS_SERVING, ha=args.control_plan.high_availability))
         release("prometheus", charts.PROMETHEUS, ns.platform[naming.NS_MONITORING].metadata.name,
                 charts.prometheus_values(naming.NS_SERVING, naming.NS_GATEWAY))
         istio_ns = k8s.core.v1.Namespace(
@@ -225,7 +220,7 @@ class ServingStack(pulumi.ComponentResource):
         """One model's resources; logical names `<name>-<model>-<role>`."""
         base = f"{name}-{m.name}"
         d = vllm.deployment(m, args.capabilities, serving_ns, queue=names.LOCAL_QUEUE,
-                            prefix_caching=args.prefix_caching, cpu_per_gpu=args.cpu_per_gpu,
+                            prefix_caching=args.control_plan.prefix_caching, cpu_per_gpu=args.cpu_per_gpu,
                             memory_gib_per_gpu=args.memory_gib_per_gpu, weights_volume_gib=args.weights_volume_gib)
         # KEDA owns spec.replicas after creation; the rendered value is only the starting point.
         # Pulumi waits for the rollout; its 10-minute default is shorter than one model server's start.

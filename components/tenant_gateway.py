@@ -15,21 +15,23 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
-from pulumi.errors import InputPropertiesError, InputPropertyErrorDetails
 
 from llmplatform import labels, naming
-from llmplatform.config.model import ModelSpec, PrefixCacheMode, TenantGatewaySpec, TenantSpec
+from llmplatform.config.model import ModelSpec, TenantGatewaySpec, TenantSpec
+from llmplatform.controls.tiers import ControlPlan
 from llmplatform.gateway import db_ready, images, reconcile, tenants, workloads
 from llmplatform.gateway.hooks import hook_source
 from llmplatform.gateway.litellm_config import CONFIG_FILE, HOOK_MODULE, budget_facts, render_proxy_config
 from llmplatform.controls.sr3_fail_closed.predicates import sr3_violations
+from llmplatform.predicates.models import unknown_model_problems
+from llmplatform.problems import Problem, raise_problems
 
 TYPE = "llmplatform:tenant_gateway:TenantGateway"
 
@@ -45,11 +47,10 @@ class TenantGatewayArgs:
     tenants: tuple[TenantSpec, ...]
     gateway: TenantGatewaySpec
     """Replicas, Redis, Postgres instances/storage, backup bucket and key-cache TTL."""
-    fail_closed: bool
-    """SR3 profile. True (prod): requests are refused while Postgres is down, budgets are enforced
-    fail-closed, readiness probes the database, backups and >= 2 replicas are required."""
-    prefix_cache: PrefixCacheMode
-    """What the cache-salt hook does: `tenant-salted` isolates tenants' prefix-cache entries."""
+    control_plan: ControlPlan
+    """Its SR3 decision: fail closed (prod) refuses requests while Postgres is down, enforces budgets
+    fail-closed, probes the database for readiness, and requires backups and >= 2 replicas. Its
+    prefix-cache mode is what the cache-salt hook does (`tenant-salted` isolates tenants' entries)."""
     gateway_url: pulumi.Input[str]
     """Base URL of the inference gateway (no `/v1`), from ServingStack."""
     model_api_key: pulumi.Input[str]
@@ -74,30 +75,35 @@ class TenantGatewayArgs:
     """False: the CNPG operator is installed elsewhere (its CRDs must exist before this component)."""
 
 
-def validate(args: TenantGatewayArgs, config: Mapping[str, Any]) -> list[InputPropertyErrorDetails]:
+SR3_ARGS: dict[str, str] = {
+    "allow_requests_on_db_unavailable": "control_plan.fail_closed",
+    "fail_closed_budget_enforcement": "control_plan.fail_closed",
+    "postgres_instances": "gateway.postgres_instances",
+    "key_cache_ttl_seconds": "gateway.key_cache_ttl_seconds",
+    "redis_wired": "gateway.redis",
+}
+"""`BudgetFacts` field (the path of an SR3 problem) -> the argument that sets it."""
+
+
+def validate(args: TenantGatewayArgs, config: Mapping[str, Any]) -> list[Problem]:
     """Every problem with `args`, judged on the proxy config they render to (empty: deployable)."""
-    gw = args.gateway
-    out: list[InputPropertyErrorDetails] = []
+    gw, fail_closed = args.gateway, args.control_plan.fail_closed
+    out: list[Problem] = []
     facts = budget_facts(config, postgres_instances=gw.postgres_instances, gateway_replicas=gw.replicas)
-    for reason in sr3_violations(facts, fail_closed_required=args.fail_closed):
-        out.append({"property_path": "gateway", "reason": f"SR3: {reason}"})
-    if args.fail_closed and not gw.backup_bucket:
-        out.append({"property_path": "gateway.backup_bucket", "reason": "required when fail_closed: the budget "
-                    "database holds every tenant's spend and needs backups"})
-    if args.fail_closed and gw.replicas < 2:
-        out.append({"property_path": "gateway.replicas", "reason": f"is {gw.replicas}; fail_closed (prod) needs >= 2 "
-                    "LiteLLM replicas so a node drain or a crash does not stop every tenant"})
+    for problem in sr3_violations(facts, fail_closed_required=fail_closed):
+        out.append(replace(problem, path=SR3_ARGS[problem.path], reason=f"SR3: {problem.reason}"))
+    if fail_closed and not gw.backup_bucket:
+        out.append(Problem("gateway.backup_bucket", None, "required when the plan fails closed (SR3): the budget "
+                           "database holds every tenant's spend and needs backups", missing=True))
+    if fail_closed and gw.replicas < 2:
+        out.append(Problem("gateway.replicas", gw.replicas, "fail_closed (prod) needs >= 2 LiteLLM replicas so a "
+                           "node drain or a crash does not stop every tenant"))
     if gw.backup_bucket and not gw.backup_bucket.startswith("gs://"):
-        out.append({"property_path": "gateway.backup_bucket", "reason": f"{gw.backup_bucket!r} must be a gs:// URL"})
-    model_names = {m.name for m in args.models}
-    for t in args.tenants:
-        for m in t.allowed_models:
-            if m not in model_names:
-                out.append({"property_path": f"tenants[{t.name}].allowed_models",
-                            "reason": f"{m!r} is not a configured model ({', '.join(sorted(model_names))})"})
+        out.append(Problem("gateway.backup_bucket", gw.backup_bucket, "must be a gs:// URL"))
+    out += unknown_model_problems([(t.name, t.allowed_models) for t in args.tenants], [m.name for m in args.models])
     stray = sorted(set(args.key_namespaces or {}) - {t.name for t in args.tenants})
     if stray:
-        out.append({"property_path": "key_namespaces", "reason": f"names unknown tenant(s): {', '.join(stray)}"})
+        out.append(Problem("key_namespaces", stray, "must name configured tenants only"))
     return out
 
 
@@ -123,20 +129,17 @@ class TenantGateway(pulumi.ComponentResource):
         served = dict(args.served_names or {m.name: m.served_name for m in args.models})
         headers = args.model_headers
 
+        fail_closed = args.control_plan.fail_closed
+
         def render(url: str) -> dict[str, Any]:
-            return render_proxy_config(models=args.models, gateway=gw, fail_closed=args.fail_closed,
+            return render_proxy_config(models=args.models, gateway=gw, fail_closed=fail_closed,
                                        gateway_url=url, served_names=served, extra_headers=headers)
 
-        problems: list[InputPropertyErrorDetails] = []
         missing = [m.name for m in args.models if m.name not in served]
         if missing:
-            problems.append({"property_path": "served_names", "reason": f"has no entry for {', '.join(missing)}"})
-        else:
-            problems += validate(args, render(_PLACEHOLDER_URL))
-        if problems:
-            lines = "\n".join(f"  - {p['property_path']}: {p['reason']}" for p in problems)
-            raise InputPropertiesError(f"TenantGateway {name!r} has {len(problems)} invalid input(s):\n{lines}",
-                                       problems)
+            raise_problems(f"TenantGateway {name!r}", [Problem("served_names", sorted(served),
+                                                                f"has no entry for {', '.join(missing)}")])
+        raise_problems(f"TenantGateway {name!r}", validate(args, render(_PLACEHOLDER_URL)))
 
         child = pulumi.ResourceOptions(parent=self)
         ns = args.namespace
@@ -155,7 +158,7 @@ class TenantGateway(pulumi.ComponentResource):
                 version=images.CNPG_CHART_VERSION,
                 repository_opts={"repo": images.CNPG_CHART_REPO},
                 namespace=args.operator_namespace,
-                values=workloads.cnpg_operator_values(replicas=2 if args.fail_closed else 1),
+                values=workloads.cnpg_operator_values(replicas=2 if fail_closed else 1),
                 opts=child,
             ))
         db = workloads.BudgetDb(instances=gw.postgres_instances, storage_gb=gw.postgres_storage_gb,
@@ -219,9 +222,9 @@ class TenantGateway(pulumi.ComponentResource):
             data={CONFIG_FILE: config_yaml, f"{HOOK_MODULE}.py": hook, workloads.DB_READY_FILE: probe},
             opts=child))
         pod = workloads.LitellmPod(
-            image=args.litellm_image, replicas=gw.replicas, fail_closed=args.fail_closed, redis=gw.redis,
+            image=args.litellm_image, replicas=gw.replicas, fail_closed=fail_closed, redis=gw.redis,
             redis_host=pulumi.Output.from_input(ns).apply(workloads.redis_host),
-            prefix_cache_mode=args.prefix_cache.value, config_hash="", spread=gw.replicas > 1)
+            prefix_cache_mode=args.control_plan.prefix_cache_mode.value, config_hash="", spread=gw.replicas > 1)
         spec = workloads.litellm_deployment_spec(pod)
         spec["template"]["metadata"]["annotations"]["llmplatform.io/config-hash"] = config_yaml.apply(
             lambda text: _hash(text, hook, probe))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from llmplatform.config import GkeSubstrate, PlatformConfig, Profile, VastSubstrate
+from llmplatform.config import GkeSubstrate, PlatformConfig, VastSubstrate
+from llmplatform.controls.tiers import high_availability
 from llmp.cost.assumptions import DEV_IDLE_TARGET_USD, Assumptions
 from llmp.cost.layout import ClusterLayout, PoolLayout, gke_layout
 from llmp.cost.pricing import PricingTable
@@ -200,7 +201,7 @@ def estimate(stack: str, cfg: PlatformConfig, table: PricingTable, a: Assumption
     est = (estimate_layout(stack, gke_layout(cfg), table, a) if isinstance(cfg.substrate, GkeSubstrate)
            else _vast_estimate(stack, cfg.substrate, table, a))
     # The target is for the long-lived dev stack; a Vast rig is rented for one validation run, then destroyed.
-    if cfg.profile == Profile.DEV and est.substrate == "gke" and est.idle_total > DEV_IDLE_TARGET_USD:
+    if not high_availability(cfg.profile) and est.substrate == "gke" and est.idle_total > DEV_IDLE_TARGET_USD:
         est = replace(est, notes=(*est.notes, f"dev idle target ${DEV_IDLE_TARGET_USD:.0f}/mo exceeded by "
                                               f"${est.idle_total - DEV_IDLE_TARGET_USD:,.2f} (docs/cost.md)"))
     return est

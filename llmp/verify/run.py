@@ -172,7 +172,7 @@ def prove_budgets(objects: list[dict[str, Any]], profile: str, project_dir: Path
                                budget_cache_role=labels.ROLE_BUDGET_CACHE)
     if facts is None:
         return Proof("sr3", title, FAIL, "no LiteLLM config found in the manifests", ["LiteLLM config not rendered"])
-    problems = sr3_violations(facts, fail_closed_required=profile == "prod")
+    problems = [p.reason for p in sr3_violations(facts, fail_closed_required=profile == "prod")]
     data: dict[str, Any] = {"facts": facts.__dict__}
     live = project_dir / LIVE_RESULTS
     if live.exists():

@@ -4,36 +4,20 @@ from __future__ import annotations
 
 import difflib
 import types
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import pulumi
+from pulumi.errors import InputPropertiesError
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
-
-@dataclass(frozen=True)
-class Problem:
-    """One bad value: `path` like `tenants[1].budget_usd`, the value given, and what is allowed."""
-
-    path: str
-    value: Any
-    allowed: str
-    missing: bool = False
-    unknown: bool = False
-    """The key itself is not in the schema; `allowed` then names the nearest known key or lists them."""
-
-    def render(self) -> str:
-        if self.missing:
-            return f"{self.path}: is required; {self.allowed}"
-        if self.unknown:
-            return f"{self.path}: is not a known key; {self.allowed}"
-        return f"{self.path}: {_show(self.value)} is not allowed; {self.allowed}"
+from llmplatform.problems import InvalidInputs, Problem
 
 
-class ConfigError(pulumi.RunError):
-    """Raised once with every problem in the stack config.
+class ConfigError(InvalidInputs, pulumi.RunError):
+    """Raised once with every problem in the stack config (`raise_problems(source, problems, error=ConfigError)`).
 
     It subclasses `pulumi.RunError` so that under the real Pulumi CLI the message prints without a
     Python traceback; `llmp plan` prints it and exits with status 2.
@@ -41,11 +25,8 @@ class ConfigError(pulumi.RunError):
 
     exit_code = 2
 
-    def __init__(self, problems: list[Problem], source: str = "stack config"):
-        self.problems = sorted(problems, key=lambda p: _path_sort_key(p.path))
-        lines = [f"{source} has {len(self.problems)} problem(s):"]
-        lines += [f"  - {p.render()}" for p in self.problems]
-        super().__init__("\n".join(lines))
+    def __init__(self, subject: str, problems: Sequence[Problem]):
+        super().__init__(subject, problems)
 
 
 class StackFileError(ConfigError):
@@ -53,26 +34,9 @@ class StackFileError(ConfigError):
     file, the line and column (1-based), and what the reader expected there."""
 
     def __init__(self, path: Path, line: int, column: int, what: str):
-        self.problems = []
+        self.subject, self.problems = str(path), ()
         self.path, self.line, self.column = path, line, column
-        pulumi.RunError.__init__(self, f"{path}:{line}:{column}: {what}")
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, (dict, list)):
-        text = repr(value)
-        return text if len(text) <= 60 else text[:57] + "..."
-    return str(value)
-
-
-def _path_sort_key(path: str) -> tuple:
-    return tuple(path.replace("]", "").replace("[", ".").split("."))
+        InputPropertiesError.__init__(self, f"{path}:{line}:{column}: {what}", [])
 
 
 def format_loc(loc: tuple) -> str:
@@ -119,8 +83,9 @@ def _allowed(err: dict) -> str:
 PROBLEMS_ERROR = "llmp_problems"
 
 
-def raise_problems(problems: list[Problem]) -> None:
-    """From a model validator: report several problems, each at `<model path>.<problem.path>`."""
+def bundle_for_pydantic(problems: list[Problem]) -> None:
+    """From a model validator: report several problems, each at `<model path>.<problem.path>` (pydantic
+    carries them to `problems_from_validation_error`)."""
     if problems:
         raise PydanticCustomError(PROBLEMS_ERROR, "{summary}",
                                   {"problems": problems, "summary": "; ".join(p.render() for p in problems)})
@@ -146,8 +111,7 @@ def problems_from_validation_error(exc: ValidationError, prefix: tuple = (),
             # A model validator's bundle of problems, each with its own path below the model's location.
             base = prefix + _drop_union_tags(err["loc"])
             for sub in err["ctx"]["problems"]:
-                problems.append(Problem(format_loc(base + tuple(sub.path.split("."))), sub.value, sub.allowed,
-                                        sub.missing, sub.unknown))
+                problems.append(sub.under(format_loc(base) if base else ""))
             continue
         # pydantic reports a variadic tuple whose items failed as also "too short"; that is noise.
         if err["type"] == "too_short" and isinstance(err.get("input"), (list, tuple)) \

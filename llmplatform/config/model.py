@@ -18,13 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from llmplatform.config.errors import (
     PATTERN_HINTS,
     ConfigError,
-    Problem,
+    bundle_for_pydantic,
     problems_from_validation_error,
-    raise_problems,
 )
 from llmplatform.config.hardware import ACCELERATORS, machine_gpu_count, machine_types_for
-from llmplatform.predicates.capacity import pool_gpu_capacity, quota_violations
-from llmplatform.controls.sr3_fail_closed.predicates import BudgetFacts, sr3_violations
+from llmplatform.predicates.capacity import pool_gpu_capacity
+from llmplatform.problems import Problem, raise_problems
 
 DNS_LABEL = r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$"
 """Names that become Kubernetes object names and label values: DNS-1035 labels, at most 32 characters
@@ -241,7 +240,7 @@ class GkeSubstrate(Frozen):
     @model_validator(mode="after")
     def _endpoint_consistent(self) -> GkeSubstrate:
         """The endpoint kind, private nodes and authorized networks must not contradict each other."""
-        raise_problems([Problem(key, value, allowed) for key, value, allowed in api_endpoint_violations(
+        bundle_for_pydantic([Problem(key, value, allowed) for key, value, allowed in api_endpoint_violations(
             api_endpoint=self.api_endpoint, private_nodes=self.private_nodes,
             master_authorized_cidrs=self.master_authorized_cidrs)])
         return self
@@ -322,7 +321,7 @@ class GpuPool(Frozen):
                                "only allowed with sharing: time-sharing"))
         if pool.min_nodes > pool.max_nodes:
             out.append(Problem("min_nodes", pool.min_nodes, f"must be <= max_nodes ({pool.max_nodes})"))
-        raise_problems(out)
+        bundle_for_pydantic(out)
         return self
 
     @property
@@ -433,115 +432,24 @@ class PlatformConfig(Frozen):
     tenant_gateway: TenantGatewaySpec = TenantGatewaySpec()
     governance: Governance = Governance()
 
-    @property
-    def fail_closed(self) -> bool:
-        """SR3: prod budgets fail closed; dev keeps serving when the budget database is down."""
-        return self.profile == Profile.PROD
-
-    @property
-    def prefix_cache(self) -> PrefixCacheMode:
-        if self.governance.prefix_cache is not None:
-            return self.governance.prefix_cache
-        return PrefixCacheMode.SHARED if self.trust_tier == TrustTier.TRUSTED else PrefixCacheMode.TENANT_SALTED
-
     def model(self, name: str) -> ModelSpec:
         return next(m for m in self.models if m.name == name)
 
 
-def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
-    """Rules that span keys; each names the key path a user should change."""
-    out: list[Problem] = []
-    pool = cfg.gpu_pool
-    names = [m.name for m in cfg.models]
-    for i, m in enumerate(cfg.models):
-        if names.index(m.name) != i:
-            out.append(Problem(f"models[{i}].name", m.name, "must be unique among models"))
-    served = [m.served_name for m in cfg.models]
-    for i, m in enumerate(cfg.models):
-        if served.index(m.served_name) != i:
-            out.append(Problem(f"models[{i}].served_name", m.served_name, "must be unique among models"))
-    tenant_names = [t.name for t in cfg.tenants]
-    for i, t in enumerate(cfg.tenants):
-        if tenant_names.index(t.name) != i:
-            out.append(Problem(f"tenants[{i}].name", t.name, "must be unique among tenants"))
-        for j, model in enumerate(t.allowed_models):
-            if model not in names:
-                out.append(Problem(f"tenants[{i}].allowed_models[{j}]", model,
-                                   f"must name a configured model: {', '.join(names)}"))
-
-    for path, value, reason in quota_violations(
-        capacity=pool.capacity,
-        gpus_per_node=pool.gpus_per_node,
-        models=[(m.name, m.gpus_per_replica, m.max_replicas) for m in cfg.models],
-        tenants=[(t.name, t.gpu_quota) for t in cfg.tenants],
-    ):
-        out.append(Problem(path, value, reason))
-
-    if cfg.profile == Profile.PROD and cfg.trust_tier == TrustTier.TRUSTED:
-        out.append(Problem("trust_tier", "trusted", "prod must be at least multi-team (SR1 and SR2 enforced)"))
-    out += _prod_substrate_problems(cfg)
-    if cfg.profile == Profile.PROD and cfg.governance.prefix_cache == PrefixCacheMode.SHARED \
-            and cfg.trust_tier == TrustTier.UNTRUSTED:
-        out.append(Problem("governance.prefix_cache", "shared", "untrusted tenants must not share a prefix cache"))
-    gw = cfg.tenant_gateway
-    for reason in sr3_violations(
-        BudgetFacts(
-            allow_requests_on_db_unavailable=not cfg.fail_closed,
-            fail_closed_budget_enforcement=cfg.fail_closed,
-            postgres_instances=gw.postgres_instances,
-            gateway_replicas=gw.replicas,
-            redis_wired=gw.redis,
-            key_cache_ttl_seconds=gw.key_cache_ttl_seconds,
-        ),
-        fail_closed_required=cfg.fail_closed,
-    ):
-        key = ("tenant_gateway.postgres_instances" if "database" in reason
-               else "tenant_gateway.redis" if "Redis" in reason
-               else "tenant_gateway.key_cache_ttl_seconds" if "TTL" in reason else "profile")
-        out.append(Problem(key, _lookup(cfg, key), reason))
-    if cfg.fail_closed and not gw.backup_bucket:
-        out.append(Problem("tenant_gateway.backup_bucket", None, "required on prod: the budget database needs backups",
-                           missing=True))
-    if gw.backup_bucket and not re.fullmatch(r"gs://[a-z0-9][-_.a-z0-9]{1,220}(/.*)?", gw.backup_bucket):
-        out.append(Problem("tenant_gateway.backup_bucket", gw.backup_bucket, "must be a gs:// bucket URL"))
-    return out
-
-
-def _prod_substrate_problems(cfg: PlatformConfig) -> list[Problem]:
-    """Prod keeps the cluster highly available: the cheap dev shapes are refused there."""
-    sub = cfg.substrate
-    if cfg.profile != Profile.PROD or not isinstance(sub, GkeSubstrate):
-        return []
-    out = []
-    if sub.location != ClusterLocation.REGIONAL:
-        out.append(Problem("substrate.location", sub.location.value,
-                           "prod must be regional: a zonal control plane is one replica in one zone, so a zone "
-                           "outage or a control-plane upgrade stops scheduling, and LiteLLM and the budget "
-                           "database's Postgres replicas cannot fail over"))
-    if sub.system_spot:
-        out.append(Problem("substrate.system_spot", True,
-                           "prod must not run the system pool on Spot: one preemption evicts the controllers, "
-                           "LiteLLM and the budget database's Postgres at once (SR3 needs them highly available)"))
-    return out
-
-
-def _lookup(cfg: PlatformConfig, path: str) -> Any:
-    node: Any = cfg
-    for part in re.findall(r"[^.\[\]]+", path):
-        node = node[int(part)] if part.isdigit() else getattr(node, part)
-    return node.value if hasattr(node, "value") else node
-
-
 def load_platform_config(raw: dict[str, Any], source: str = "stack config") -> PlatformConfig:
-    """Validate `raw` (config keys without the project prefix) and apply cross-field rules.
+    """Validate `raw` (config keys without the project prefix), then the rules that span keys, the
+    control plan's among them (`config/rules.py`): a tier the substrate cannot give is a config error.
 
     Raises ConfigError listing every problem at once; never returns a half-valid config.
     """
+    schema_problems: list[Problem] = []
     try:
         cfg = PlatformConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(problems_from_validation_error(exc, model=PlatformConfig), source) from None
-    problems = cross_field_problems(cfg)
-    if problems:
-        raise ConfigError(problems, source)
+        schema_problems = problems_from_validation_error(exc, model=PlatformConfig)
+    raise_problems(source, schema_problems, error=ConfigError)
+    # The rules need the control plan, whose module imports this one (for the enums): imported on call.
+    from llmplatform.config.rules import cross_field_problems
+
+    raise_problems(source, cross_field_problems(cfg), error=ConfigError)
     return cfg

@@ -37,6 +37,7 @@ from typing import Any
 from llmplatform.config.model import Governance, PrefixCacheMode, Profile, TrustTier
 from llmplatform.controls import registry
 from llmplatform.controls.sr3_fail_closed.predicates import MIN_PROD_POSTGRES_INSTANCES
+from llmplatform.problems import InvalidInputs, Problem, raise_problems
 from substrates.capabilities import SubstrateCapabilities
 
 
@@ -57,12 +58,11 @@ class GpuIsolation(StrEnum):
     """Each GPU belongs to one container at a time (no time-slicing, no MPS)."""
 
 
-class ControlPlanError(ValueError):
-    """The inputs ask for a combination no tier allows; `problems` lists every one (what, got, fix)."""
+class ControlPlanError(InvalidInputs):
+    """The inputs ask for a combination no tier allows; `problems` lists every one (path, value, reason, fix)."""
 
-    def __init__(self, problems: Sequence[str]):
-        self.problems = tuple(problems)
-        super().__init__("the control plan is not allowed:\n" + "\n".join(f"  - {p}" for p in self.problems))
+    def __init__(self, subject: str, problems: Sequence[Problem]):
+        super().__init__(subject, problems)
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,9 @@ class ControlPlan:
     """SR3: more LiteLLM replicas than this need Redis (shared spend counters), on every profile."""
     kyverno: bool
     """SR2 is also rendered as a Kyverno ClusterPolicy (and the pinned Kyverno release is installed)."""
+    high_availability: bool
+    """Prod: the platform's controllers run replicated (Kueue, KEDA, Kyverno, the CNPG operator) and the
+    cluster must be regional on non-Spot system nodes. Not part of `as_json` (the recorded plan)."""
     warnings: tuple[str, ...] = field(default=())
     """Allowed but weaker than the tier's default (e.g. a shared prefix cache on multi-team)."""
 
@@ -143,6 +146,11 @@ class ControlPlan:
     @property
     def sr1_enforced(self) -> bool:
         return self.sr1_network.state == ControlState.ENFORCED
+
+    @property
+    def prefix_caching(self) -> bool:
+        """vLLM caches prefixes (shared or salted per tenant); False when the mode is `off`."""
+        return self.prefix_cache_mode != PrefixCacheMode.OFF
 
     @property
     def sr2_enforce(self) -> bool:
@@ -181,11 +189,36 @@ class Sr3Requirements:
     redis_required_above_replicas: int = 1
 
 
+def high_availability(profile: Profile) -> bool:
+    """Prod is highly available: replicated controllers, a regional control plane, no Spot system nodes."""
+    return profile == Profile.PROD
+
+
 def sr3_requirements(profile: Profile) -> Sr3Requirements:
     """Prod: fail closed with >= MIN_PROD_POSTGRES_INSTANCES Postgres instances; dev: fail open, one instance.
     Redis above one LiteLLM replica on both (shared spend counters)."""
-    prod = profile == Profile.PROD
+    prod = high_availability(profile)
     return Sr3Requirements(fail_closed=prod, min_postgres_instances=MIN_PROD_POSTGRES_INSTANCES if prod else 1)
+
+
+def capability_problems(*, sr1_enforced: bool, gpu_isolation: bool,
+                        capabilities: SubstrateCapabilities) -> list[Problem]:
+    """What the substrate lacks for the plan: SR1 enforced where NetworkPolicy is not (a paper
+    control); GPU isolation on time-sliced GPUs (no memory isolation between tenants).
+
+    `plan_controls` applies it to the substrate it plans for, and the GovernancePack to the
+    capabilities it renders with (it receives both, so they must agree)."""
+    out: list[Problem] = []
+    if sr1_enforced and not capabilities.network_policy_enforced:
+        out.append(Problem("capabilities.network_policy_enforced", False,
+                           f"{capabilities.display_name} does not enforce NetworkPolicy, and SR1 is enforced on "
+                           "this tier: it would be a paper control there",
+                           fix="use a substrate whose CNI enforces NetworkPolicy, or the trusted tier (dev only)"))
+    if gpu_isolation and capabilities.gpu_time_slicing_replicas > 1:
+        out.append(Problem("capabilities.gpu_time_slicing_replicas", capabilities.gpu_time_slicing_replicas,
+                           "time-sliced GPUs share memory between tenants, and the untrusted tier isolates GPUs",
+                           fix="gpu_pool.sharing none, or mig on an A100/H100 pool"))
+    return out
 
 
 def _decision(key: str, state: ControlState, reason: str, mode: str = "") -> ControlDecision:
@@ -206,15 +239,16 @@ def plan_controls(
     on the untrusted tier (no memory isolation between tenants).
     """
     E, A, D = ControlState.ENFORCED, ControlState.AUDIT, ControlState.DORMANT
-    problems: list[str] = []
+    problems: list[Problem] = []
     warnings: list[str] = []
     tier = trust_tier
     multi = tier.rank >= TrustTier.MULTI_TEAM.rank
     untrusted = tier == TrustTier.UNTRUSTED
 
-    if profile == Profile.PROD and not multi:
-        problems.append("trust_tier: got 'trusted' with profile 'prod'; prod must be at least multi-team "
-                        "(SR1 and SR2 enforced). Fix: set trust_tier to multi-team or untrusted")
+    if high_availability(profile) and not multi:
+        problems.append(Problem("trust_tier", tier, "prod must be at least multi-team "
+                                "(SR1 and SR2 enforced)", fix="set trust_tier to multi-team or untrusted"))
+    problems += capability_problems(sr1_enforced=multi, gpu_isolation=untrusted, capabilities=capabilities)
 
     # SR1: network path and the identity binding that makes its label selectors mean something.
     if multi:
@@ -222,10 +256,6 @@ def plan_controls(
                         "gateway and model servers, default-deny elsewhere in the platform namespaces")
         ident = _decision("sr1-identity", E, "NetworkPolicy selects LiteLLM by namespace and pod label; admission "
                           "ties that label to LiteLLM's namespace and ServiceAccount so no other pod can wear it")
-        if not capabilities.network_policy_enforced:
-            problems.append(f"capabilities.network_policy_enforced: got False on {capabilities.display_name}; "
-                            f"tier {tier.value} enforces SR1, which would be a paper control there. Fix: use a "
-                            "substrate whose CNI enforces NetworkPolicy, or the trusted tier (dev only)")
     else:
         net = _decision("sr1-network", D, "single team: every caller is trusted, the vLLM API key still guards "
                         "completions")
@@ -238,7 +268,7 @@ def plan_controls(
            _decision("sr2-gpu-admission", A, "single team: unqueued GPU requests are reported (audit), not denied"))
 
     # SR3: the profile decides.
-    if profile == Profile.PROD:
+    if sr3_requirements(profile).fail_closed:
         sr3 = _decision("sr3-fail-closed", E, f"prod: requests are refused while the budget store is down; "
                         f">= {MIN_PROD_POSTGRES_INSTANCES} Postgres instances, Redis when LiteLLM has > 1 replica")
     else:
@@ -252,8 +282,8 @@ def plan_controls(
         prefix = _decision("prefix-cache", D, "shared: one tenant can time another's cached prompt prefixes",
                            mode.value)
         if untrusted:
-            problems.append("governance.prefix_cache: got 'shared' on the untrusted tier; untrusted tenants must "
-                            "not share a prefix cache. Fix: tenant-salted (default) or off")
+            problems.append(Problem("governance.prefix_cache", mode, "untrusted tenants must not share a prefix "
+                                    "cache (trust_tier untrusted)", fix="tenant-salted (the default) or off"))
         elif multi:
             warnings.append("governance.prefix_cache is 'shared' on the multi-team tier: teams can observe each "
                             "other's cache hits (timing)")
@@ -267,10 +297,6 @@ def plan_controls(
     if untrusted:
         tenants = _decision("tenant-namespaces", E, "each tenant gets tenant-<name> with a ResourceQuota, "
                             "LimitRange, read access to its own key only and default-deny networking")
-        if capabilities.gpu_time_slicing_replicas > 1:
-            problems.append(f"capabilities.gpu_time_slicing_replicas: got {capabilities.gpu_time_slicing_replicas}; "
-                            "time-sliced GPUs share memory between tenants. Fix: gpu_pool.sharing none, or mig on "
-                            "an A100/H100 pool")
         iso_mode = GpuIsolation.MIG if capabilities.mig_available else GpuIsolation.WHOLE_GPU
         iso = _decision("gpu-isolation", E, "MIG slices have their own memory" if iso_mode == GpuIsolation.MIG else
                         "no time-slicing: each GPU belongs to one container at a time", iso_mode.value)
@@ -280,8 +306,8 @@ def plan_controls(
         iso_mode = GpuIsolation.SHARED
         iso = _decision("gpu-isolation", D, "GPUs run the platform's model servers only", iso_mode.value)
 
-    if problems:
-        raise ControlPlanError(problems)
+    raise_problems(f"the control plan for tier {tier.value} / profile {profile.value}", problems,
+                   error=ControlPlanError)
     sr3_needs = sr3_requirements(profile)
     return ControlPlan(
         trust_tier=tier, profile=profile, sr1_network=net, sr1_identity=ident, sr2_gpu_admission=sr2,
@@ -289,7 +315,7 @@ def plan_controls(
         prefix_cache_mode=mode, gpu_isolation_mode=iso_mode, fail_closed=sr3_needs.fail_closed,
         min_postgres_instances=sr3_needs.min_postgres_instances,
         redis_required_above_replicas=sr3_needs.redis_required_above_replicas,
-        kyverno=governance.kyverno, warnings=tuple(warnings),
+        kyverno=governance.kyverno, high_availability=high_availability(profile), warnings=tuple(warnings),
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from llmplatform.config.model import ModelSpec, PlatformConfig, PrefixCacheMode, TenantGatewaySpec
 from llmplatform.controls.sr3_fail_closed.predicates import BudgetFacts, config_facts
+from llmplatform.controls.tiers import ControlPlan
 
 HOOK_MODULE = "tenant_cache_salt"
 """File name (without .py) of the pre-call hook, mounted next to config.yaml."""
@@ -68,12 +69,13 @@ def _env(name: str) -> str:
 def render_litellm_config(
     cfg: PlatformConfig,
     *,
+    control_plan: ControlPlan,
     gateway_url: str,
     served_names: Mapping[str, str],
     extra_headers: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """LiteLLM's proxy config for `cfg` (see `render_proxy_config` for the parameters)."""
-    return render_proxy_config(models=cfg.models, gateway=cfg.tenant_gateway, fail_closed=cfg.fail_closed,
+    """LiteLLM's proxy config for `cfg` under `control_plan`'s SR3 decision (see `render_proxy_config`)."""
+    return render_proxy_config(models=cfg.models, gateway=cfg.tenant_gateway, fail_closed=control_plan.fail_closed,
                                gateway_url=gateway_url, served_names=served_names, extra_headers=extra_headers)
 
 
@@ -184,9 +186,9 @@ def render_proxy_config(
     return out
 
 
-def hook_env(cfg: PlatformConfig) -> dict[str, str]:
+def hook_env(control_plan: ControlPlan) -> dict[str, str]:
     """Plain environment the cache-salt hook reads (its HMAC key comes from a Secret)."""
-    return {PLAIN_ENV["prefix_cache_mode"]: cfg.prefix_cache.value}
+    return {PLAIN_ENV["prefix_cache_mode"]: control_plan.prefix_cache_mode.value}
 
 
 def prefix_cache_mode_values() -> tuple[str, ...]:

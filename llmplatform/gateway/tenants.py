@@ -14,6 +14,8 @@ from typing import Any
 
 from llmplatform.config.model import ModelSpec, TenantSpec
 from llmplatform.gateway.litellm_config import BUDGET_DURATION
+from llmplatform.predicates.models import unknown_model_problems
+from llmplatform.problems import raise_problems
 
 DESIRED_VERSION = 1
 
@@ -38,12 +40,10 @@ def desired_state(
     key_namespaces: tenant -> namespace of its `tenant-<name>-key` Secret; others use
     `default_key_namespace`. rotation: an opaque epoch; changing it rotates every tenant's key once.
     """
-    known = {m.name for m in models}
+    raise_problems("the tenants' desired state", unknown_model_problems(
+        [(t.name, t.allowed_models) for t in tenants], [m.name for m in models]))
     out = []
     for t in tenants:
-        unknown = [m for m in t.allowed_models if m not in known]
-        if unknown:
-            raise ValueError(f"tenant {t.name!r} allows unknown model(s) {', '.join(unknown)}")
         out.append({
             "name": t.name,
             "team_id": team_id(t.name),

@@ -76,7 +76,7 @@ def _fails_closed(args: StackValidationArgs, report: ReportViolation) -> None:
                   key_cache_ttl_seconds=facts.key_cache_ttl_seconds)
     urn = _litellm_config_urn(pairs)
     for problem in sr3_violations(own, fail_closed_required=True):
-        report(problem, urn)
+        report(problem.reason, urn)
 
 
 sr3_prod_fails_closed = StackValidationPolicy(
@@ -102,7 +102,7 @@ def _budget_db_ha(args: ResourceValidationArgs, report: ReportViolation) -> None
     assert facts is not None
     for problem in sr3_violations(replace(COMPLIANT, postgres_instances=facts.postgres_instances),
                                   fail_closed_required=True):
-        report(f"{(obj.get('metadata') or {}).get('name', 'Cluster')}: {problem}", None)
+        report(f"{(obj.get('metadata') or {}).get('name', 'Cluster')}: {problem.reason}", None)
 
 
 def _probe_config() -> dict:
@@ -128,7 +128,7 @@ def _shared_counters(args: StackValidationArgs, report: ReportViolation) -> None
     own = replace(COMPLIANT, gateway_replicas=facts.gateway_replicas, redis_wired=facts.redis_wired)
     gateway_urn = next((urn for urn, o in pairs if _role(o) == labels.ROLE_TENANT_GATEWAY), None)
     for problem in sr3_violations(own, fail_closed_required=False):
-        report(problem + " (Redis counts as wired when a budget-cache pod exists and LiteLLM's config uses it for "
+        report(problem.reason + " (Redis counts as wired when a budget-cache pod exists and LiteLLM's config uses it for "
                "coordination and its cache)", gateway_urn)
 
 

@@ -35,8 +35,8 @@ from typing import Any, ClassVar
 
 import pulumi
 import pulumi.dynamic
-from pulumi.errors import InputPropertiesError
 
+from llmplatform.problems import Problem, raise_problems
 from substrates.vast.api import (
     CONSOLE_INSTANCES_URL,
     Instance,
@@ -431,12 +431,7 @@ class VastHost(pulumi.dynamic.Resource, module="llmplatform/vast", name="VastHos
         """
         if args.label is None:
             args = dataclasses.replace(args, label=name)
-        problems = args.problems()
-        if problems:
-            raise InputPropertiesError(
-                f"VastHost {name!r} has invalid inputs: " + "; ".join(f"{p}: {r}" for p, r in problems),
-                errors=[{"property_path": p, "reason": r} for p, r in problems],
-            )
+        raise_problems(f"VastHost {name!r}", [Problem(prop, reason=reason) for prop, reason in args.problems()])
         props: dict[str, Any] = {**args.to_props(), **{key: None for key in OUTPUT_KEYS}}
         provider = VastHostProvider(ready_timeout_s=ready_timeout_s, poll_interval_s=poll_interval_s)
         super().__init__(provider, name, props, opts)

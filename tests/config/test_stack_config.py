@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmplatform.config import ConfigError, GpuSharing, PrefixCacheMode, Profile, TrustTier, load_platform_config
+from llmplatform.config.rules import control_plan_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +34,7 @@ def test_dev_stack_is_a_single_spot_l4_that_scales_to_zero_with_two_tenants():
     assert cfg.gpu_pool.max_nodes * cfg.gpu_pool.gpus_per_node == 1
     assert len(cfg.models) == 1 and cfg.models[0].min_replicas == 0
     assert len(cfg.tenants) == 2
-    assert not cfg.fail_closed
+    assert not control_plan_for(cfg).fail_closed
 
 
 def test_prod_stack_is_ha_with_several_models_and_tenants_and_fails_closed():
@@ -41,8 +42,8 @@ def test_prod_stack_is_ha_with_several_models_and_tenants_and_fails_closed():
     assert cfg.profile == Profile.PROD and cfg.trust_tier.rank >= TrustTier.MULTI_TEAM.rank
     assert len(cfg.models) >= 3 and len(cfg.tenants) >= 3
     assert cfg.tenant_gateway.postgres_instances >= 3 and cfg.tenant_gateway.redis
-    assert cfg.tenant_gateway.replicas >= 2 and cfg.fail_closed
-    assert cfg.prefix_cache == PrefixCacheMode.TENANT_SALTED
+    assert cfg.tenant_gateway.replicas >= 2 and control_plan_for(cfg).fail_closed
+    assert control_plan_for(cfg).prefix_cache_mode == PrefixCacheMode.TENANT_SALTED
 
 
 def test_negative_budget_is_reported_with_its_key_path_value_and_rule():

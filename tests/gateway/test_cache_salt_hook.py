@@ -207,11 +207,13 @@ REAL_LITELLM = textwrap.dedent('''
 def test_litellm_loads_the_hook_and_forwards_the_tenant_salt_to_the_model_server():
     require(LITELLM_PY.exists(), f"the LiteLLM venv is missing at {LITELLM_PY}; create it with "
             "`python -m tests.support.livestack.litellm_env`")
+    from llmplatform.config.rules import control_plan_for
     from llmplatform.gateway.litellm_config import render_litellm_config
     from tests.gateway.conftest import served, stack_config
 
     cfg = stack_config("prod")
-    config = render_litellm_config(cfg, gateway_url="http://unused", served_names=served(cfg))
+    config = render_litellm_config(cfg, control_plan=control_plan_for(cfg), gateway_url="http://unused",
+                                   served_names=served(cfg))
     proc = subprocess.run([str(LITELLM_PY), "-c", REAL_LITELLM, str(hook_path()), json.dumps(config)],
                           capture_output=True, text=True, timeout=180, cwd=REPO_ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]

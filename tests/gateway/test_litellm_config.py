@@ -18,6 +18,7 @@ from llmplatform.gateway.litellm_config import (
     render_litellm_config,
     secret_env_names,
 )
+from llmplatform.config.rules import control_plan_for
 from llmplatform.controls.sr3_fail_closed.predicates import LITELLM_CONFIG_KEY, facts_from_objects, sr3_violations
 from tests.gateway.conftest import served, stack_config
 
@@ -26,7 +27,8 @@ URL = "http://inference-gateway-istio.llm-gateway.svc.cluster.local"
 
 def render(stack: str, **overrides):
     cfg = stack_config(stack, **overrides)
-    return cfg, render_litellm_config(cfg, gateway_url=URL, served_names=served(cfg))
+    return cfg, render_litellm_config(cfg, control_plan=control_plan_for(cfg), gateway_url=URL,
+                                      served_names=served(cfg))
 
 
 def test_dev_keeps_serving_when_the_database_is_down_and_prod_refuses():
@@ -108,7 +110,7 @@ def test_credentials_are_only_environment_references(stack):
 
 def test_extra_headers_reach_only_the_named_model():
     cfg = stack_config("prod")
-    config = render_litellm_config(cfg, gateway_url=URL, served_names=served(cfg),
+    config = render_litellm_config(cfg, control_plan=control_plan_for(cfg), gateway_url=URL, served_names=served(cfg),
                                    extra_headers={"qwen-7b": {"x-gateway-model-name": "qwen2.5-7b-instruct"}})
     headers = {e["model_info"]["id"]: e["litellm_params"].get("extra_headers") for e in config["model_list"]}
     assert headers == {"qwen-7b": {"x-gateway-model-name": "qwen2.5-7b-instruct"}, "mistral-7b": None,
@@ -118,14 +120,15 @@ def test_extra_headers_reach_only_the_named_model():
 def test_a_model_without_a_served_name_is_an_error():
     cfg = stack_config("prod")
     with pytest.raises(ValueError, match="mistral-7b"):
-        render_litellm_config(cfg, gateway_url=URL, served_names={"qwen-7b": "a", "qwen-1-5b": "b"})
+        render_litellm_config(cfg, control_plan=control_plan_for(cfg), gateway_url=URL,
+                              served_names={"qwen-7b": "a", "qwen-1-5b": "b"})
 
 
 def test_the_rendered_configs_satisfy_sr3_with_the_shared_predicate(stack):
     cfg, config = render(stack)
     gw = cfg.tenant_gateway
     facts = budget_facts(config, postgres_instances=gw.postgres_instances, gateway_replicas=gw.replicas)
-    assert sr3_violations(facts, fail_closed_required=cfg.fail_closed) == []
+    assert sr3_violations(facts, fail_closed_required=control_plan_for(cfg).fail_closed) == []
 
 
 def test_the_shared_predicate_flags_a_planted_fail_open_prod_config():
@@ -134,7 +137,7 @@ def test_the_shared_predicate_flags_a_planted_fail_open_prod_config():
     del config["general_settings"]["fail_closed_budget_enforcement"]
     del config["general_settings"]["coordination_redis"]
     facts = budget_facts(config, postgres_instances=3, gateway_replicas=3)
-    reasons = sr3_violations(facts, fail_closed_required=True)
+    reasons = [p.reason for p in sr3_violations(facts, fail_closed_required=True)]
     assert len(reasons) == 3
     assert any("allow_requests_on_db_unavailable" in r for r in reasons)
     assert any("Redis" in r for r in reasons)
@@ -165,7 +168,8 @@ def test_the_component_and_the_manifest_reader_read_the_config_the_same_way(stac
 def test_an_odd_value_in_a_prod_config_reads_as_a_violation(edit, problem):
     _, config = render("prod")
     config["general_settings"].update(edit)
-    reasons = sr3_violations(budget_facts(config, postgres_instances=3, gateway_replicas=3), fail_closed_required=True)
+    reasons = [p.reason for p in sr3_violations(budget_facts(config, postgres_instances=3, gateway_replicas=3),
+                                                fail_closed_required=True)]
     assert [r for r in reasons if problem in r], reasons
 
 

@@ -12,6 +12,7 @@ from pulumi.errors import InputPropertiesError
 
 from components.tenant_gateway import TYPE, TenantGateway, TenantGatewayArgs
 from llmp.plan.mocks import MOCK_SECRET_PREFIX
+from llmplatform.config.rules import control_plan_for
 from tests.gateway.conftest import stack_config
 
 URL = "http://inference-gateway-istio.llm-gateway.svc.cluster.local"
@@ -19,8 +20,8 @@ URL = "http://inference-gateway-istio.llm-gateway.svc.cluster.local"
 
 def args_for(stack: str, **overrides) -> TenantGatewayArgs:
     cfg = stack_config(stack)
-    base = dict(models=cfg.models, tenants=cfg.tenants, gateway=cfg.tenant_gateway, fail_closed=cfg.fail_closed,
-                prefix_cache=cfg.prefix_cache, gateway_url=URL,
+    base = dict(models=cfg.models, tenants=cfg.tenants, gateway=cfg.tenant_gateway, control_plan=control_plan_for(cfg),
+                gateway_url=URL,
                 model_api_key=pulumi.Output.secret(MOCK_SECRET_PREFIX + "model-api-key"))
     return TenantGatewayArgs(**{**base, **overrides})
 
@@ -145,7 +146,9 @@ def test_every_invalid_input_is_reported_at_once(recorder):
         recorder.run(build("prod", gateway=weak, key_namespaces={"ghost": "ns"}))
     paths = [e["property_path"] for e in err.value.errors]
     reasons = " ".join(e["reason"] for e in err.value.errors)
-    assert paths.count("gateway") == 2  # instances and TTL (one replica needs no Redis)
+    # SR3: instances and TTL, each at its own key (one replica needs no Redis)
+    assert {"gateway.postgres_instances", "gateway.key_cache_ttl_seconds"} <= set(paths)
+    assert "gateway.redis" not in paths
     assert {"gateway.backup_bucket", "gateway.replicas", "key_namespaces"} <= set(paths)
     assert "instance(s)" in reasons and "TTL" in reasons
 

@@ -22,6 +22,7 @@ from components.platform_namespaces import PlatformNamespaces, PlatformNamespace
 from llmplatform import labels as L
 from llmplatform import naming
 from llmplatform.config import TrustTier
+from llmplatform.controls.tiers import plan_controls
 from llmplatform.controls.exemptions import sr2_exempt_namespaces
 from llmplatform.controls.sr2_gpu_admission.kyverno import KYVERNO_CHART_REPO, KYVERNO_CHART_VERSION
 from llmp.plan.render import is_manifest, manifest_of
@@ -42,12 +43,14 @@ def build(tier: str = "trusted", profile: str = "dev", *, cfg_overrides: dict | 
     def run():
         provider = k8s.Provider("k8s", kubeconfig="{}")
         opts = pulumi.ResourceOptions(providers={"kubernetes": provider})
-        tenants = tuple(t.name for t in cfg.tenants) if cfg.trust_tier == TrustTier.UNTRUSTED else ()
+        # As the program does: the plan is made once, from the config and the substrate's capabilities.
+        plan = plan_controls(trust_tier=overrides.pop("trust_tier", cfg.trust_tier), profile=cfg.profile,
+                             capabilities=capabilities(cfg), governance=cfg.governance)
         namespaces = PlatformNamespaces("platform", PlatformNamespacesArgs(
-            trust_tier=cfg.trust_tier.value, tenant_namespaces=tenants), opts=opts)
-        args = dict(trust_tier=cfg.trust_tier, profile=cfg.profile, capabilities=capabilities(cfg),
+            control_plan=plan, tenants=tuple(t.name for t in cfg.tenants)), opts=opts)
+        args = dict(control_plan=plan, capabilities=capabilities(cfg),
                     tenants=cfg.tenants, governance=cfg.governance, tenant_gateway=cfg.tenant_gateway,
-                    fail_closed=cfg.fail_closed, namespaces=namespaces,
+                    namespaces=namespaces,
                     sr2_exempt_namespaces=sr2_exempt_namespaces(cfg.governance.extra_exempt_namespaces))
         args.update(overrides)
         return GovernancePack("gov", GovernancePackArgs(**args), opts=opts)

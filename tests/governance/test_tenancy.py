@@ -68,4 +68,5 @@ def test_every_tenant_object_is_strictly_valid_for_kubernetes(gpus):
 
 
 def test_negative_quota_settings_are_reported():
-    assert tenancy.TenantQuota(pods=-1).problems() == ["tenant_quota.pods: got -1; must be an integer >= 0"]
+    assert [p.render() for p in tenancy.TenantQuota(pods=-1).problems()] == [
+        "tenant_quota.pods: -1 is not allowed; must be an integer >= 0"]

@@ -82,8 +82,8 @@ def test_untrusted_refuses_a_shared_prefix_cache_and_time_sliced_gpus_in_one_rep
     with pytest.raises(ControlPlanError) as exc:
         plan("untrusted", caps=caps, prefix_cache=PrefixCacheMode.SHARED)
     assert len(exc.value.problems) == 2
-    assert any(p.startswith("governance.prefix_cache") for p in exc.value.problems)
-    assert any(p.startswith("capabilities.gpu_time_slicing_replicas") for p in exc.value.problems)
+    assert any(p.render().startswith("governance.prefix_cache") for p in exc.value.problems)
+    assert any(p.render().startswith("capabilities.gpu_time_slicing_replicas") for p in exc.value.problems)
 
 
 def test_a_shared_prefix_cache_on_multi_team_is_allowed_but_warned_and_recorded_dormant():

@@ -19,6 +19,8 @@ from components.serving_stack import TYPE, ServingStack, ServingStackArgs
 from llmplatform import labels
 from llmplatform.config import TrustTier
 from llmp.plan.render import is_manifest, manifest_of
+from llmplatform.config.rules import control_plan_for
+from llmplatform.controls.tiers import plan_controls
 from llmplatform.predicates.images import is_pinned_by_digest
 from llmplatform.serving import names
 from tests.support.gates import require_crd_schemas
@@ -34,10 +36,10 @@ def build(stack: str, *, hf_token: bool = True, **overrides: Any) -> tuple[Servi
     cfg = platform_config(stack)
     provider = k8s.Provider("k8s", kubeconfig="{}")
     opts = pulumi.ResourceOptions(providers={"kubernetes": provider})
-    tenants = tuple(t.name for t in cfg.tenants) if cfg.trust_tier == TrustTier.UNTRUSTED else ()
-    namespaces = PlatformNamespaces("platform", PlatformNamespacesArgs(trust_tier=cfg.trust_tier.value,
-                                                                       tenant_namespaces=tenants), opts=opts)
-    args = ServingStackArgs(models=cfg.models, tenants=cfg.tenants, capabilities=capabilities(cfg),
+    plan = control_plan_for(cfg)
+    namespaces = PlatformNamespaces("platform", PlatformNamespacesArgs(
+        control_plan=plan, tenants=tuple(t.name for t in cfg.tenants)), opts=opts)
+    args = ServingStackArgs(models=cfg.models, tenants=cfg.tenants, capabilities=capabilities(cfg), control_plan=plan,
                             gpu_capacity=cfg.gpu_pool.capacity, namespaces=namespaces,
                             hf_token=pulumi.Output.secret("hf_test") if hf_token else None, **overrides)
     return ServingStack("serving", args, opts=opts), provider
@@ -213,10 +215,12 @@ def test_invalid_inputs_are_reported_together(recorder):
     narrow = dataclasses.replace(capabilities(cfg), gpus_per_node=1, gpu_product_label_values=())
 
     def bad() -> None:
-        namespaces = PlatformNamespaces("platform", PlatformNamespacesArgs(trust_tier="untrusted",
-                                                                           tenant_namespaces=("ghost",)))
+        untrusted = plan_controls(trust_tier=TrustTier.UNTRUSTED, profile=cfg.profile,
+                                  capabilities=capabilities(cfg), governance=cfg.governance)
+        namespaces = PlatformNamespaces("platform", PlatformNamespacesArgs(control_plan=untrusted,
+                                                                           tenants=("ghost",)))
         ServingStack("bad", ServingStackArgs(models=cfg.models, tenants=cfg.tenants, capabilities=narrow,
-                                             gpu_capacity=0, namespaces=namespaces))
+                                             gpu_capacity=0, namespaces=namespaces, control_plan=untrusted))
 
     with pytest.raises(pulumi.errors.InputPropertiesError) as err:
         recorder.run(bad)

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from llmplatform.problems import Problem
+
 MIN_PROD_POSTGRES_INSTANCES = 3
 MAX_PROD_KEY_CACHE_TTL_SECONDS = 60
 
@@ -22,27 +24,33 @@ class BudgetFacts:
     key_cache_ttl_seconds: int
 
 
-def sr3_violations(facts: BudgetFacts, *, fail_closed_required: bool) -> list[str]:
+def sr3_violations(facts: BudgetFacts, *, fail_closed_required: bool) -> list[Problem]:
     """Every way `facts` lets a prod tenant spend past its budget (empty when SR3 holds).
 
+    Each problem's path is the `BudgetFacts` field at fault (`postgres_instances`, `redis_wired`, ...);
+    callers put it under their own inputs (the stack config's `tenant_gateway.*`, a component's args).
     Redis is required whenever more than one gateway replica counts spend, on every profile: without
     shared counters each replica enforces the budget alone and a burst overspends.
     """
-    out: list[str] = []
+    out: list[Problem] = []
     if fail_closed_required:
         if facts.allow_requests_on_db_unavailable:
-            out.append("allow_requests_on_db_unavailable is true: with the database down any sk- key is served unmetered")
+            out.append(Problem("allow_requests_on_db_unavailable", True, "allow_requests_on_db_unavailable is true: "
+                               "with the database down any sk- key is served unmetered"))
         if not facts.fail_closed_budget_enforcement:
-            out.append("fail_closed_budget_enforcement is off: budget checks that cannot run let requests through")
+            out.append(Problem("fail_closed_budget_enforcement", False, "fail_closed_budget_enforcement is off: "
+                               "budget checks that cannot run let requests through"))
         if facts.postgres_instances < MIN_PROD_POSTGRES_INSTANCES:
-            out.append(f"budget database has {facts.postgres_instances} instance(s); prod needs >= "
-                       f"{MIN_PROD_POSTGRES_INSTANCES} for HA")
+            out.append(Problem("postgres_instances", facts.postgres_instances,
+                               f"budget database has {facts.postgres_instances} instance(s); prod needs >= "
+                               f"{MIN_PROD_POSTGRES_INSTANCES} for HA"))
         if facts.key_cache_ttl_seconds > MAX_PROD_KEY_CACHE_TTL_SECONDS:
-            out.append(f"key cache TTL {facts.key_cache_ttl_seconds}s exceeds {MAX_PROD_KEY_CACHE_TTL_SECONDS}s: "
-                       "revoked or over-budget keys keep working that long")
+            out.append(Problem("key_cache_ttl_seconds", facts.key_cache_ttl_seconds,
+                               f"key cache TTL {facts.key_cache_ttl_seconds}s exceeds "
+                               f"{MAX_PROD_KEY_CACHE_TTL_SECONDS}s: revoked or over-budget keys keep working that long"))
     if facts.gateway_replicas > 1 and not facts.redis_wired:
-        out.append(f"{facts.gateway_replicas} gateway replicas without Redis: each replica counts spend alone "
-                   "and a concurrent burst overspends the budget")
+        out.append(Problem("redis_wired", False, f"{facts.gateway_replicas} gateway replicas without Redis: each "
+                           "replica counts spend alone and a concurrent burst overspends the budget"))
     return out
 
 

@@ -32,6 +32,7 @@ from llmplatform.config.model import TenantSpec
 from llmplatform.controls.rendering import ControlInputs, Rendered
 from llmplatform.controls.sr1_network import render as sr1
 from llmplatform.gateway.workloads import key_secret_name
+from llmplatform.problems import Problem
 
 DEFAULT_GROUP_FORMAT = "llmplatform:tenant:{name}"
 """RBAC group a tenant's people and CI authenticate as; `{name}` is the tenant name."""
@@ -56,13 +57,14 @@ class TenantQuota:
     default_memory_request: str = "128Mi"
     default_memory_limit: str = "512Mi"
 
-    def problems(self) -> list[str]:
+    def problems(self) -> list[Problem]:
+        """Every limit that is not a whole number >= 0, at `tenant_quota.<field>`."""
         out = []
         for name in ("pods", "base_cpu", "base_memory_gib", "cpu_per_gpu", "memory_gib_per_gpu",
                      "persistent_volume_claims", "storage_gib"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
-                out.append(f"tenant_quota.{name}: got {value!r}; must be an integer >= 0")
+                out.append(Problem(f"tenant_quota.{name}", value, "must be an integer >= 0"))
         return out
 
 
@@ -131,13 +133,13 @@ def tenant_objects(tenant: TenantSpec, *, gpu_resource: str, facts: sr1.NetworkF
     ]
 
 
-def group_format_problems(group_format: str) -> list[str]:
+def group_format_problems(group_format: str) -> list[Problem]:
     try:
         rendered = group_format.format(name="x")
     except (KeyError, IndexError, ValueError):
         rendered = ""
     if "{name}" not in group_format or not rendered:
-        return [f"tenant_group_format: got {group_format!r}; must contain '{{name}}' and no other placeholder"]
+        return [Problem("tenant_group_format", group_format, "must contain '{name}' and no other placeholder")]
     return []
 
 

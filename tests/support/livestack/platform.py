@@ -18,6 +18,7 @@ from typing import Any
 from llmplatform.config.model import PlatformConfig
 from llmplatform.config.stack_file import load_stack_file
 from llmplatform.gateway.hooks import hook_source
+from llmplatform.config.rules import control_plan_for
 from llmplatform.gateway.litellm_config import HOOK_MODULE, SECRET_ENV, hook_env, render_litellm_config
 
 from .fake_backend import FakeOpenAIBackend
@@ -56,12 +57,13 @@ def rendered_gateway(stack: str, backend: FakeOpenAIBackend, **overrides: Any) -
     # render_proxy_config appends /v1 to the gateway URL; the fake backend's url already ends in /v1.
     gateway_url = backend.url.removesuffix("/v1")
     served = {m.name: m.served_name for m in cfg.models}
-    config = render_litellm_config(cfg, gateway_url=gateway_url, served_names=served)
+    plan = control_plan_for(cfg)
+    config = render_litellm_config(cfg, control_plan=plan, gateway_url=gateway_url, served_names=served)
     env = {
         SECRET_ENV["vllm_api_key"]: backend.api_key or "sk-fake-backend",
         SECRET_ENV["cache_salt_key"]: secrets.token_hex(32),
         SECRET_ENV["salt_key"]: "sk-salt-" + secrets.token_hex(16),
-        **hook_env(cfg),
+        **hook_env(plan),
     }
     return RenderedGateway(
         cfg=cfg,
