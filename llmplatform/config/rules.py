@@ -85,13 +85,12 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
         if tenant_names.index(t.name) != i:
             out.append(Problem(f"tenants[{i}].name", t.name, "must be unique among tenants"))
     out += unknown_model_problems([(t.name, t.allowed_models) for t in cfg.tenants], names)
-    for path, value, reason in quota_violations(
+    out += quota_violations(
         capacity=pool.capacity,
         gpus_per_node=pool.gpus_per_node,
         models=[(m.name, m.gpus_per_replica, m.max_replicas) for m in cfg.models],
         tenants=[(t.name, t.gpu_quota) for t in cfg.tenants],
-    ):
-        out.append(Problem(path, value, reason))
+    )
 
     out += control_plan_problems(cfg)
     out += _high_availability_problems(cfg)
