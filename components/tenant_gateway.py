@@ -186,11 +186,15 @@ class TenantGateway(pulumi.ComponentResource):
             cache_service = k8s.core.v1.Service(
                 f"{name}-cache", metadata=meta(workloads.BUDGET_CACHE, workloads.BUDGET_CACHE),
                 spec=workloads.redis_service_spec(), opts=child)
+            # Its own account, never `default` (control no-default-service-account); it calls no API.
+            cache_account = k8s.core.v1.ServiceAccount(
+                f"{name}-cache-sa", metadata=meta(workloads.BUDGET_CACHE, workloads.BUDGET_CACHE),
+                automount_service_account_token=False, opts=child)
             deps.append(k8s.apps.v1.StatefulSet(
                 f"{name}-cache-set", metadata={**meta(workloads.BUDGET_CACHE, workloads.BUDGET_CACHE),
                                                "annotations": workloads.BUDGET_CACHE_ANNOTATIONS},
                 spec=workloads.redis_statefulset_spec(),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[cache_secret, cache_service])))
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[cache_secret, cache_service, cache_account])))
 
         # --- LiteLLM secrets, config and workload ---
         master = random.RandomPassword(f"{name}-master-key", length=48, special=False, opts=child)

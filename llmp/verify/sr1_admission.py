@@ -143,8 +143,10 @@ def host_isolation_check(rules: list[Rule], namespaces: Iterable[str]) -> Check:
     for ns in sorted(set(namespaces)):
         for shape, spec in HOST_SHAPES.items():
             kinds = ["Pod"] + ([k.kind for k in identity.TEMPLATE_KINDS[1:]] if shape == "hostNetwork: true" else [])
+            # A named account, so the probe breaks host isolation only (not no-default-service-account).
+            probe = {**spec, "serviceAccountName": PROBE_SERVICE_ACCOUNT}
             admitted += [f"{shape} {kind} in namespace {ns}" for kind in kinds
-                         if not refused_by(rules, workload(kind, ns, spec))]
+                         if not refused_by(rules, workload(kind, ns, probe))]
     detail = ("admitted (NetworkPolicy does not select host traffic; it comes from the node address): "
               + "; ".join(admitted)) if admitted else f"every host shape refused in {len(set(namespaces))} namespaces"
     return Check("host-network-sources-refused", "no pod outside the system namespaces can use the node's "

@@ -237,6 +237,7 @@ def redis_statefulset_spec(*, image: str = images.REDIS_IMAGE, storage_gb: int =
         "template": {
             "metadata": {"labels": role_labels(BUDGET_CACHE, labels.ROLE_BUDGET_CACHE)},
             "spec": {
+                "serviceAccountName": BUDGET_CACHE,
                 "automountServiceAccountToken": False,
                 "securityContext": _pod_security(BUDGET_CACHE_UID),
                 "containers": [container],

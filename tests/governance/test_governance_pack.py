@@ -110,7 +110,7 @@ def test_multi_team_prod_enforces_sr1_in_every_platform_namespace_and_denies_in_
     bindings = {b["spec"]["policyName"]: b["spec"]["validationActions"] for b in manifests(recorder, VAPB)}
     assert {n: a for n, a in bindings.items() if n != "llmplatform-sr2-exempt-names"} == {
         "llmplatform-sr1-identity": ["Deny"], "llmplatform-sr1-host-isolation": ["Deny"],
-        "llmplatform-sr2-gpu-queue": ["Deny"]}
+        "llmplatform-sr1-no-default-sa": ["Deny"], "llmplatform-sr2-gpu-queue": ["Deny"]}
     assert states(recorded_plan(recorder))["sr1-network"] == "enforced"
 
 

@@ -81,7 +81,8 @@ def datapath_unset(doc: Doc) -> None:
 def gpu_pod_init_container_unqueued(doc: Doc) -> None:
     add_object(doc, "planted-gpu-pod", {
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "warmup", "namespace": naming.NS_SERVING},
-        "spec": {"initContainers": [{"name": "warm", "image": PINNED,
+        # Each plant breaks one rule only: the planted workloads run as a named ServiceAccount.
+        "spec": {"serviceAccountName": "vllm", "initContainers": [{"name": "warm", "image": PINNED,
                                      "resources": {"limits": {"nvidia.com/gpu": "1"}}}],
                  "containers": [{"name": "main", "image": PINNED}]}})
 
@@ -90,7 +91,7 @@ def mig_resource_unqueued(doc: Doc) -> None:
     add_object(doc, "planted-mig-job", {
         "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "bench", "namespace": naming.NS_SERVING},
         "spec": {"template": {"metadata": {"labels": {L.QUEUE_NAME: "gpu"}}, "spec": {
-            "restartPolicy": "Never",
+            "restartPolicy": "Never", "serviceAccountName": "vllm",
             "containers": [{"name": "bench", "image": PINNED,
                             "resources": {"requests": {"nvidia.com/mig-1g.10gb": "1"}}}]}}}})
 
@@ -109,6 +110,16 @@ def _set_general(doc: Doc, **settings) -> None:
     cm, config = _litellm_config(doc)
     config["general_settings"].update(settings)
     cm["data"][LITELLM_CONFIG_KEY] = yaml.safe_dump(config, sort_keys=False)
+
+
+def reconciler_as_default_service_account(doc: Doc) -> None:
+    job = find(doc, "Job", lambda o: template_role(o) == L.ROLE_TENANT_RECONCILER)
+    del job["spec"]["template"]["spec"]["serviceAccountName"]
+
+
+def model_server_as_default_service_account(doc: Doc) -> None:
+    vllm = find(doc, "Deployment", lambda o: template_role(o) == L.ROLE_MODEL_SERVER)
+    vllm["spec"]["template"]["spec"]["serviceAccountName"] = "default"
 
 
 def allow_requests_on_db_unavailable(doc: Doc) -> None:
@@ -152,6 +163,10 @@ PLANTS = {
     "identity-rule-missing": (identity_rule_missing, "sr1-identity-rule"),
     "datapath-legacy": (datapath_legacy, "sr1-dataplane-v2"),
     "datapath-unset": (datapath_unset, "sr1-dataplane-v2"),
+    "reconciler-as-default-service-account": (reconciler_as_default_service_account,
+                                              "sr1-no-default-service-account"),
+    "model-server-as-default-service-account": (model_server_as_default_service_account,
+                                                "sr1-no-default-service-account"),
     "sr2-rule-only-audits": (sr2_rule_only_audits, "sr2-admission-enforced"),
     "gpu-pod-init-container-unqueued": (gpu_pod_init_container_unqueued, "sr2-gpu-workloads-queued"),
     "mig-resource-unqueued": (mig_resource_unqueued, "sr2-gpu-workloads-queued"),

@@ -120,6 +120,7 @@ def plant_gpu_init_container_workload(build_dir: Path) -> None:
         "metadata": {"name": "gpu-warmup", "namespace": "llm-serving", "labels": dict(pod_labels)},
         "spec": {"replicas": 1, "selector": {"matchLabels": dict(pod_labels)},
                  "template": {"metadata": {"labels": dict(pod_labels)}, "spec": {
+                     "serviceAccountName": "vllm",  # breaks SR2 only, not the no-default-account rule
                      "initContainers": [{"name": "warm", "image": "busybox:1.36",
                                          "resources": {"limits": {"nvidia.com/gpu": "1"}}}],
                      "containers": [{"name": "main", "image": "busybox:1.36"}]}}},

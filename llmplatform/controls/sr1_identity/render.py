@@ -312,9 +312,9 @@ ISTIOD_SERVICE_ACCOUNT = "istiod"
 KEDA_OPERATOR_SERVICE_ACCOUNT = "keda-operator"
 KEDA_METRICS_SERVICE_ACCOUNT = "keda-metrics-server"
 """keda-2.20.2 chart defaults (`serviceAccount.operator.name`, `serviceAccount.metricServer.name`)."""
-BUDGET_CACHE_SERVICE_ACCOUNT = "default"
-"""The budget cache (Redis) StatefulSet names no ServiceAccount, so its pods run as `default`. Binding
-its label to `default` still refuses every pod in the namespace that runs as a named ServiceAccount."""
+BUDGET_CACHE_SERVICE_ACCOUNT = "budget-cache"
+"""The budget cache (Redis) StatefulSet's own ServiceAccount (`gateway.workloads.BUDGET_CACHE`; never
+`default`, see the no-default-service-account control)."""
 
 
 def platform_identities(*, litellm_service_account: str, serving_models: Sequence[str] = (),
