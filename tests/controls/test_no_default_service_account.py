@@ -12,8 +12,8 @@ from llmplatform.controls.no_default_service_account import render
 from llmplatform.controls.no_default_service_account.predicates import default_service_account_problems
 from llmplatform.controls.sr1_identity.render import TEMPLATE_KINDS
 from llmplatform.controls.sr1_network.render import MANAGED_NAMESPACES
-from llmplatform.plan.render import load_manifests
-from llmplatform.verify.sr2 import inline_variables
+from llmp.plan.render import load_manifests
+from llmp.verify.sr2 import inline_variables
 
 
 @lru_cache(maxsize=None)
