@@ -3,7 +3,7 @@
 Every case runs `verify_stack` (what `llmp verify` calls) on a copy of the prod plan rendered once per
 session (the `planned` fixture), with one violation planted into the rendered manifests or the build
 folder, then writes the report. The per-engine tests (test_sr1_proof.py, test_sr2_proof.py,
-tests/validate/) plant flaws into hand-written inputs; these plant them into what the platform renders,
+tests/verify/manifests/) plant flaws into hand-written inputs; these plant them into what the platform renders,
 through the whole entry point, and check that exactly the expected proof fails and names the culprit.
 
 checkov (~10-20 s a run) is left out of the planted cases except one that shows its own finding failing

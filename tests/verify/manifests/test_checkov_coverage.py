@@ -14,8 +14,8 @@ from pathlib import Path
 
 from llmp.verify.manifests.checkov_scan import NOT_CHECKED_RULE, checked_objects, defang_helm_text, scan
 from llmp.verify.manifests.manifests import load_manifests
-from tests.validate.manifest_files import write_manifests
-from tests.validate.test_checkov import BAD_DEPLOYMENT, checkov  # noqa: F401 (module fixture)
+from tests.verify.manifests.manifest_files import write_manifests
+from tests.verify.manifests.test_checkov import BAD_DEPLOYMENT, checkov  # noqa: F401 (module fixture)
 
 # checkov 3.3.30, kubernetes/parser/k8_yaml.py `load`: the file is skipped when either matches.
 CHECKOV_HELM_PATTERNS = (r"\{\{-?\s*\.Release\.", r"\{\{-?\s*\.Values\.")

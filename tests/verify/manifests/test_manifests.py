@@ -6,7 +6,7 @@ from __future__ import annotations
 import yaml
 
 from tests.support import gates
-from tests.validate.manifest_files import write_manifests
+from tests.verify.manifests.manifest_files import write_manifests
 from llmp.verify.manifests import Checker
 from llmp.verify.manifests.manifests import load_manifests, validate_all
 

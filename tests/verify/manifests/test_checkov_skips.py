@@ -16,7 +16,7 @@ from llmp.verify.manifests.checkov_accept import accept_for_charts, accept_for_t
 from llmplatform.k8s import checkov_skips
 from llmplatform.k8s.checkov_skips import CHART_ACCEPTED
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "verify.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "verify.md"
 OWN_REASONS = [*checkov_skips.ACCEPTED.items(),
                *((c, r) for tier in checkov_skips.TIER_ACCEPTED.values() for c, r in tier.items())]
 """Object and tier skips: one docs row per check id."""

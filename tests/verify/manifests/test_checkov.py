@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import gates
-from tests.validate.manifest_files import write_manifests
+from tests.verify.manifests.manifest_files import write_manifests
 from llmp.verify.manifests import Checker
 from llmp.verify.manifests.checkov_scan import (
     SKIP_CRASH_RULE,
