@@ -6,26 +6,33 @@ Run it with the Pulumi CLI (`pulumi up`, `pulumi preview --policy-pack policy/`)
 
 import pulumi
 
+from components.governance_pack import GovernancePack, GovernancePackArgs
 from components.platform_namespaces import PlatformNamespaces, PlatformNamespacesArgs
-from llmplatform.config import GkeSubstrate
+from components.serving_stack import ServingStack, ServingStackArgs
+from components.tenant_gateway import TenantGateway, TenantGatewayArgs
+from llmplatform import naming
 from llmplatform.config.pulumi_source import read_platform_config, read_secret
+from llmplatform.controls.exemptions import sr2_exempt_namespaces
 from llmplatform.controls.tiers import plan_controls
+from llmplatform.gateway.workloads import BUDGET_DB
 from llmplatform.serving.control_plane import control_plane_ports
-from substrates.gke import budget_backup_writer, build_gke
+from substrates.build import build_substrate
 
 cfg = read_platform_config()
 stack = pulumi.get_stack()
 
-# --- substrate: a Kubernetes provider plus the capability object ---
-if isinstance(cfg.substrate, GkeSubstrate):
+# --- substrate: a Kubernetes provider, the capability object and the cluster's facts ---
+substrate = build_substrate(
+    stack,
+    cfg,
     # With private nodes, the charts' webhook and APIService ports (derived from the rendered charts).
-    substrate = build_gke("gke", stack, cfg.substrate, cfg.gpu_pool, control_plane_ports=control_plane_ports())
-else:
-    from substrates.vast.substrate import build_vast  # noqa: E402 - only Vast stacks import the Vast substrate
-
+    control_plane_ports=control_plane_ports(),
+    # CNPG's instances run as a ServiceAccount named after the Cluster; they write the budget backups.
+    backup_namespace=naming.NS_TENANT_GATEWAY,
+    backup_service_account=BUDGET_DB,
     # `pulumi config set --secret vast_ssh_private_key < ~/.ssh/id_ed25519`; unset: the SSH agent is used.
-    substrate = build_vast("vast", stack, cfg.substrate,
-                           ssh_private_key=read_secret("vast_ssh_private_key"))
+    ssh_private_key=read_secret("vast_ssh_private_key"),
+)
 k8s_opts = pulumi.ResourceOptions(providers={"kubernetes": substrate.provider})
 pulumi.export("substrateCapabilities", substrate.capabilities.as_json())
 
@@ -40,8 +47,6 @@ namespaces = PlatformNamespaces(
 )
 
 # --- serving (ServingStack) ---
-from components.serving_stack import ServingStack, ServingStackArgs  # noqa: E402 - imports stay in this block
-
 serving = ServingStack(
     "serving",
     ServingStackArgs(
@@ -60,17 +65,6 @@ pulumi.export("servedModels", serving.served_names)
 # --- end serving ---
 
 # --- tenant gateway (TenantGateway) ---
-from components.tenant_gateway import TenantGateway, TenantGatewayArgs  # noqa: E402 - imports stay in this block
-from llmplatform import naming  # noqa: E402
-from llmplatform.gateway.workloads import BUDGET_DB  # noqa: E402
-
-tgw_backup_sa_email = None
-if cfg.tenant_gateway.backup_bucket and isinstance(cfg.substrate, GkeSubstrate):
-    # CNPG's instances run as a ServiceAccount named after the Cluster.
-    tgw_backup_sa_email = budget_backup_writer(stack, cfg.substrate, cfg.tenant_gateway.backup_bucket,
-                                               namespace=naming.NS_TENANT_GATEWAY, service_account=BUDGET_DB,
-                                               cluster=substrate.root)  # its Workload Identity pool
-
 tenant_gateway = TenantGateway(
     "tenant-gateway",
     TenantGatewayArgs(
@@ -85,7 +79,7 @@ tenant_gateway = TenantGateway(
         namespace=namespaces.tenant_gateway.metadata.name,
         operator_namespace=namespaces.platform[naming.NS_CNPG].metadata.name,
         key_namespaces={t: ns.metadata.name for t, ns in namespaces.tenants.items()},
-        backup_gcp_service_account=tgw_backup_sa_email,
+        backup_gcp_service_account=substrate.backup_identity,
         key_rotation=cfg.tenant_gateway.key_rotation,
     ),
     opts=k8s_opts,
@@ -94,9 +88,6 @@ pulumi.export("tenantGatewayUrl", tenant_gateway.service_url)
 # --- end tenant gateway ---
 
 # --- governance (GovernancePack) ---
-from components.governance_pack import GovernancePack, GovernancePackArgs  # noqa: E402 - imports stay in this block
-from llmplatform.controls.exemptions import sr2_exempt_namespaces  # noqa: E402
-
 governance = GovernancePack(
     "governance",
     GovernancePackArgs(
@@ -111,10 +102,7 @@ governance = GovernancePack(
         # The substrate's own namespaces, the controllers' and `governance.extra_exempt_namespaces`.
         sr2_exempt_namespaces=sr2_exempt_namespaces(cfg.governance.extra_exempt_namespaces,
                                                     system_namespaces=substrate.capabilities.system_namespaces),
-        # GKE private clusters: the `kubernetes` Service's endpoint is the control plane's private
-        # endpoint inside master_ipv4_cidr. Elsewhere it is not known at plan time (any address).
-        kube_api_cidrs=(cfg.substrate.master_ipv4_cidr,)
-        if isinstance(cfg.substrate, GkeSubstrate) and cfg.substrate.private_nodes else (),
+        kube_api_cidrs=substrate.kube_api_cidrs,
     ),
     opts=k8s_opts,
 )

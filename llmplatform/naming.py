@@ -14,6 +14,8 @@ GKE_NODE_POOL_MAX = 40
 GCP_NETWORK_MAX = 63
 GCP_FIREWALL_MAX = 63
 GCP_SERVICE_ACCOUNT_ID = (6, 30)
+VAST_LABEL_MAX = 256
+"""Vast's instance label (`create_instance.yaml`); VastHost checks the same limit on its input."""
 K8S_DNS_LABEL_MAX = 63
 HELM_RELEASE_MAX = 53
 
@@ -53,8 +55,32 @@ def gcp_service_account_id(stack: str, role: str) -> str:
     name = f"llmp-{stack}-{role}"
     low, high = GCP_SERVICE_ACCOUNT_ID
     if not low <= len(name) <= high:
-        raise NameTooLong(f"service account id {name!r} must be {low}-{high} characters")
+        raise NameTooLong(f"service account id {name!r} is {len(name)} characters; it must be {low}-{high}")
     return _check(name, high, "service account")
+
+
+GKE_PODS_RANGE = "pods"
+GKE_SERVICES_RANGE = "services"
+"""Names of the node subnet's secondary ranges for pods and services; the cluster's IP allocation
+policy refers to them by these names."""
+
+
+def gke_workload_pool(project: str) -> str:
+    """The project's Workload Identity pool; GKE creates it with the project's first cluster that enables it."""
+    return f"{project}.svc.id.goog"
+
+
+def gke_workload_identity_member(project: str, namespace: str, service_account: str) -> str:
+    """The IAM member that a Kubernetes ServiceAccount acts as under Workload Identity."""
+    return f"serviceAccount:{gke_workload_pool(project)}[{namespace}/{service_account}]"
+
+
+def vast_label(stack: str) -> str:
+    """The Vast instance label of a stack's VM (find strays on Vast's console by it)."""
+    name = f"llmp-{stack}"
+    if len(name) > VAST_LABEL_MAX:
+        raise NameTooLong(f"Vast label {name!r} is {len(name)} characters; the limit is {VAST_LABEL_MAX}")
+    return name
 
 
 def k8s(name: str) -> str:

@@ -1,6 +1,6 @@
 """What the serving layer needs to know about the cluster it lands on, as one typed object.
 
-GKE and Vast each build one (`substrates/gke.py`, `substrates/vast/`); every difference between the
+GKE and Vast each build one (`substrates/gke/`, `substrates/vast/`); every difference between the
 two renderings of the same serving manifests must come from a field here.
 """
 

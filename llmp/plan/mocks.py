@@ -73,6 +73,9 @@ class Registration:
     retain_on_delete: bool = False
     custom_timeouts: dict[str, str] = field(default_factory=dict)
     """`customTimeouts` as Pulumi duration strings (`create: 45m`); empty: the provider's defaults."""
+    aliases: list[str] = field(default_factory=list)
+    """URNs the resource was known by before (`aliases=`), in this monitor's URN form: an existing stack
+    adopts a resource at one of them instead of replacing it."""
 
 
 class PlanMocks(pulumi_mocks.Mocks):
@@ -142,10 +145,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self._lock = threading.Lock()
         self.registrations: dict[str, Registration] = {}
+        self.stack_urn = ""
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
+            self.stack_urn = response.urn
             return response
         urn = self.make_urn(request.parent, request.type, request.name)
         inputs = rpc.deserialize_properties(request.object, keep_internal=True)
@@ -169,7 +174,36 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             retain_on_delete=bool(request.retainOnDelete),
             custom_timeouts={k: v for k in ("create", "update", "delete")
                              if (v := getattr(request.customTimeouts, k, ""))},
+            aliases=sorted(self.alias_urns(request)),
         )
         with self._lock:
             self.registrations[urn] = reg
         return response
+
+    def alias_urns(self, request) -> list[str]:
+        """The URN each alias of a registration names, spelled as `make_urn` spells URNs (so an alias of a
+        top-level resource carries the stack's type, as the resource's own URN did while it was top-level).
+
+        An alias spec leaves out what did not change: no name or type means the resource's own, no
+        parent means its current parent, `noParent` (`Alias(parent=pulumi.ROOT_STACK_RESOURCE)`) the stack.
+        Left out: a custom resource's alias that changes only its type. Provider SDKs add those for tokens
+        their provider renamed (`gcp:serviceAccount/...` before `gcp:serviceaccount/...`) to every resource
+        of the type; the program cannot rename a provider's type, so they say nothing about the program.
+        """
+        out = []
+        for alias in request.aliases:
+            if alias.WhichOneof("alias") == "urn":
+                out.append(alias.urn)
+                continue
+            spec = alias.spec
+            if request.custom and spec.type and not (spec.name or spec.parentUrn or spec.noParent
+                                                     or spec.stack or spec.project):
+                continue
+            parent = self.stack_urn if spec.noParent else (spec.parentUrn or request.parent)
+            urn = self.make_urn(parent, spec.type or request.type, spec.name or request.name)
+            if spec.stack or spec.project:  # "urn:pulumi:<stack>::<project>::<type>::<name>"
+                head, project, rest = urn.split("::", 2)
+                stack = head.removeprefix("urn:pulumi:")
+                urn = "::".join([f"urn:pulumi:{spec.stack or stack}", spec.project or project, rest])
+            out.append(urn)
+        return out

@@ -80,6 +80,7 @@ def plan_document(run: PlanRun) -> dict[str, Any]:
             "deleteBeforeReplace": reg.delete_before_replace,
             "retainOnDelete": reg.retain_on_delete,
             "customTimeouts": reg.custom_timeouts,
+            "aliases": reg.aliases,
         }
         entry["options"] = {k: v for k, v in options.items() if v}
         resources.append(entry)

@@ -186,7 +186,7 @@ def api_endpoint_violations(*, api_endpoint: ApiEndpoint, private_nodes: bool,
 
 
 class GkeSubstrate(Frozen):
-    """A GKE Standard cluster with Dataplane V2; see components/gke_cluster.py."""
+    """A GKE Standard cluster with Dataplane V2; see substrates/gke/cluster.py."""
 
     kind: Literal["gke"]
     project: Annotated[str, Field(pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")]

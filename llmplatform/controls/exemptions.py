@@ -30,7 +30,7 @@ KUBERNETES_SYSTEM = ("kube-system", "kube-public", "kube-node-lease")
 # and the managed-collection operator's manifest, which declares the two Namespaces
 # (https://github.com/GoogleCloudPlatform/prometheus-engine/blob/main/manifests/operator.yaml). Setup on
 # GKE: https://cloud.google.com/stackdriver/docs/managed-prometheus/setup-managed.
-# components/gke_cluster.py ADDON_NAMESPACES lists what the cluster's add-ons create and substrates/gke.py
+# substrates/gke/cluster.py ADDON_NAMESPACES lists what the cluster's add-ons create and substrates/gke/substrate.py
 # puts them into the GKE capabilities' `system_namespaces`.
 PLATFORM_CONTROLLERS = (naming.NS_KUEUE, naming.NS_KEDA, naming.NS_CNPG, naming.NS_KYVERNO, naming.NS_MONITORING,
                         "istio-system")

@@ -46,7 +46,7 @@ sr1_dataplane_v2 = ResourceValidationPolicy(
                 "are enforced.",
     validate=_dataplane_v2,
     severity=Severity.CRITICAL,
-    remediation_steps="Keep datapath_provider=ADVANCED_DATAPATH in components/gke_cluster.py (changing it replaces "
+    remediation_steps="Keep datapath_provider=ADVANCED_DATAPATH in substrates/gke/cluster.py (changing it replaces "
                       "the cluster).",
 )
 

@@ -29,6 +29,7 @@ import pulumi_kubernetes as k8s
 from pulumi.errors import InputPropertiesError
 from pulumi_command import remote
 
+from llmplatform import naming
 from llmplatform.config import VastSubstrate
 from substrates.vast.host import DEFAULT_IMAGE, VastHost, VastHostArgs
 
@@ -108,7 +109,7 @@ class VastClusterArgs:
 
     @property
     def label(self) -> str:
-        return f"llmp-{self.stack}"
+        return naming.vast_label(self.stack)
 
     def host_args(self) -> VastHostArgs:
         return VastHostArgs(

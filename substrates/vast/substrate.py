@@ -114,6 +114,8 @@ def build_vast(
     return Substrate(
         provider=cluster.kubernetes_provider,
         capabilities=capabilities,
-        root=cluster,
         kubeconfig=cluster.kubeconfig,
+        kube_api_cidrs=(),  # k3s' API server address is the rented VM's, known only once it runs
+        backup_identity=None,  # no cloud identity: the budget database has no bucket to write to here
+        root=cluster,
     )

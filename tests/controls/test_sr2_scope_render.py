@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.gke_cluster import ADDON_NAMESPACES
+from substrates.gke.cluster import ADDON_NAMESPACES
 from llmplatform.config import GpuPool, VastSubstrate
 from llmplatform.controls.sr2_gpu_admission import namespace_guard
 from llmplatform.controls.sr2_gpu_admission import render as sr2

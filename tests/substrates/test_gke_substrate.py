@@ -1,6 +1,7 @@
 """The GKE substrate builder under recording mocks and in the offline plan: the control-plane firewall
-reaches every node pool, the Workload Identity binding waits for the pool its cluster creates, and the
-plan records which API endpoint the kubeconfig uses."""
+reaches every node pool, the Workload Identity binding waits for the pool its cluster creates, the
+budget-backup identity keeps its resources' URNs as aliases, and the plan records which API endpoint
+the kubeconfig uses."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from llmplatform import naming
 from llmplatform.config import GkeSubstrate, GpuPool as GpuPoolConfig
 from llmplatform.config.model import ApiEndpoint
 from llmplatform.gateway.workloads import BUDGET_DB
-from substrates.gke import budget_backup_writer, build_gke
+from substrates.base import BackupWriter
+from substrates.gke import build_gke
+from substrates.gke.budget_backup import TYPE as BUDGET_BACKUP
 
 ZONES = ("us-central1-a", "us-central1-b")
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -24,6 +27,7 @@ def substrate(**overrides) -> GkeSubstrate:
 
 
 POOL = GpuPoolConfig(accelerator="nvidia-l4", machine_type="g2-standard-8", min_nodes=0, max_nodes=1)
+WRITER = BackupWriter(bucket="gs://acme-backups/db", namespace=naming.NS_TENANT_GATEWAY, service_account=BUDGET_DB)
 
 
 def test_the_webhook_firewall_targets_the_account_the_gpu_nodes_run_as(recorder):
@@ -49,19 +53,40 @@ def test_the_api_endpoint_choice_reaches_the_cluster(recorder):
 
 def test_the_workload_identity_binding_waits_for_the_cluster_that_creates_its_pool(recorder):
     def build():
-        sub = substrate()
-        built = build_gke("gke", "t", sub, POOL)
-        budget_backup_writer("t", sub, "gs://acme-backups/db", namespace=naming.NS_TENANT_GATEWAY,
-                             service_account=BUDGET_DB, cluster=built.root)
+        return build_gke("gke", "t", substrate(), POOL, backup_writer=WRITER)
 
-    recorder.run(build)
+    built = recorder.run(build)
     (cluster,) = recorder.of_type(CLUSTER)
     wi = recorder.named("tenant-gateway-backup-wi")
     assert cluster.urn in wi.dependencies
     assert recorder.inputs(wi)["member"] == \
         f"serviceAccount:acme-llm-test.svc.id.goog[{naming.NS_TENANT_GATEWAY}/{BUDGET_DB}]"
-    # Still a top-level resource (not reparented under the cluster), so its URN is unchanged.
+    # Not reparented under the cluster: the identity's own component holds it (aliases keep its URN).
     assert recorder.named("tenant-gateway-backup-sa").parent == wi.parent != recorder.named("gke").urn
+    assert recorder.resolve(built.backup_identity)[0] == "llmp-t-budget-backup@acme-llm-test.iam.gserviceaccount.com"
+
+
+def test_the_backup_identity_is_one_component_whose_children_answer_to_their_top_level_urns(recorder):
+    recorder.run(lambda: build_gke("gke", "t", substrate(), POOL, backup_writer=WRITER))
+    (root,) = recorder.of_type(BUDGET_BACKUP)
+    children = recorder.children_of(root)
+    assert root.name == "tenant-gateway-backup" and root.parent.endswith("::pulumi:pulumi:Stack::llm-platform-test")
+    assert sorted(c.name for c in children) == [f"tenant-gateway-backup-{r}" for r in ("bucket", "sa", "wi")]
+    for child in children:
+        top_level = recorder.monitor.make_urn(recorder.monitor.stack_urn, child.type, child.name)
+        assert child.aliases == [top_level]
+
+
+def test_without_a_backup_writer_there_is_no_identity(recorder):
+    built = recorder.run(lambda: build_gke("gke", "t", substrate(), POOL))
+    assert built.backup_identity is None and recorder.of_type(BUDGET_BACKUP) == []
+
+
+def test_private_nodes_put_the_kubernetes_api_in_the_control_planes_range(recorder):
+    private = recorder.run(lambda: build_gke("gke", "t", substrate(master_ipv4_cidr="172.16.0.48/28"), POOL))
+    assert private.kube_api_cidrs == ("172.16.0.48/28",)
+    public = recorder.run(lambda: build_gke("gke2", "u", substrate(private_nodes=False), POOL))
+    assert public.kube_api_cidrs == ()
 
 
 def plan_of(planned, stack: str) -> dict:
@@ -77,8 +102,32 @@ def test_the_prod_plan_records_that_the_binding_depends_on_the_cluster(planned):
     plan = plan_of(planned, "prod")
     cluster, wi = resource(plan, "gke-cluster"), resource(plan, "tenant-gateway-backup-wi")
     assert cluster["urn"] in wi["options"]["dependsOn"]
-    assert wi["urn"] == ("urn:pulumi:prod::llm-platform::pulumi:pulumi:Stack$"
-                         "gcp:serviceaccount/iAMMember:IAMMember::tenant-gateway-backup-wi")
+    # Its URN before BudgetBackupIdentity (a top-level resource) is an alias, so the stack keeps it.
+    assert ("urn:pulumi:prod::llm-platform::pulumi:pulumi:Stack$"
+            "gcp:serviceaccount/iAMMember:IAMMember::tenant-gateway-backup-wi") in wi["options"]["aliases"]
+
+
+OLD_BACKUP_URNS = {
+    "tenant-gateway-backup-sa":
+        "urn:pulumi:prod::llm-platform::pulumi:pulumi:Stack$gcp:serviceaccount/account:Account::tenant-gateway-backup-sa",
+    "tenant-gateway-backup-wi":
+        "urn:pulumi:prod::llm-platform::pulumi:pulumi:Stack$gcp:serviceaccount/iAMMember:IAMMember::tenant-gateway-backup-wi",
+    "tenant-gateway-backup-bucket": "urn:pulumi:prod::llm-platform::pulumi:pulumi:Stack$"
+                                    "gcp:storage/bucketIAMMember:BucketIAMMember::tenant-gateway-backup-bucket",
+}
+"""The budget-backup resources' URNs in the prod plan before they had a component (plan_digests.json
+before issue 16); a deployed prod stack holds them under these."""
+
+
+def test_every_old_urn_of_the_backup_identity_is_an_alias_of_its_new_resource_in_the_prod_plan(planned):
+    plan = plan_of(planned, "prod")
+    urns = {r["urn"] for r in plan["resources"]}
+    for name, old in OLD_BACKUP_URNS.items():
+        new = resource(plan, name)
+        assert new["parent"].endswith(f"{BUDGET_BACKUP}::tenant-gateway-backup")
+        assert new["urn"] != old and old not in urns, "the old URN is free: only the alias claims it"
+        assert new["options"]["aliases"] == [old]
+    assert sorted(r["name"] for r in plan["resources"] if r["options"].get("aliases")) == sorted(OLD_BACKUP_URNS)
 
 
 def test_the_prod_kubeconfig_names_an_address_its_authorized_networks_reach(planned):

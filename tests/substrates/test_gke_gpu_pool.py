@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pulumi.errors import InputPropertiesError
 
-from components.gpu_pool import GpuPool, GpuPoolArgs, Sharing, initial_nodes_per_zone
-from llmplatform.config import GkeSubstrate, GpuPool as GpuPoolConfig
+from llmplatform.config import GkeSubstrate, GpuPool as GpuPoolConfig, GpuSharing
 from substrates.gke import build_gke
+from substrates.gke.gpu_pool import GpuPool, GpuPoolArgs, initial_nodes_per_zone
 
 ZONES3 = ("us-central1-a", "us-central1-b", "us-central1-c")
 PER_ZONE_LIMITS = ("minNodeCount", "maxNodeCount")
@@ -65,9 +65,9 @@ def test_the_other_node_pool_inputs_do_not_depend_on_the_pool_size(recorder):
 
 def test_time_sharing_and_mig_are_configured_on_the_accelerator(recorder):
     recorder.run(lambda: (
-        GpuPool("ts", gpu_args(role="ts", sharing=Sharing.TIME_SHARING, max_shared_clients_per_gpu=4)),
+        GpuPool("ts", gpu_args(role="ts", sharing=GpuSharing.TIME_SHARING, max_shared_clients_per_gpu=4)),
         GpuPool("mig", gpu_args(role="mig", accelerator="nvidia-tesla-a100", machine_type="a2-highgpu-1g",
-                                sharing=Sharing.MIG, mig_partition_size="1g.5gb")),
+                                sharing=GpuSharing.MIG, mig_partition_size="1g.5gb")),
     ))
     ts = recorder.inputs(recorder.named("ts-node-pool"))["nodeConfig"]["guestAccelerators"][0]
     assert ts["gpuSharingConfig"] == {"gpuSharingStrategy": "TIME_SHARING", "maxSharedClientsPerGpu": 4}
@@ -95,7 +95,7 @@ def test_the_initial_size_never_exceeds_the_total_maximum_and_reaches_the_minimu
 
 
 def test_the_gke_substrate_passes_the_configured_pool_totals_unchanged(recorder):
-    """substrates/gke.py once rounded the totals up per zone (prod's 2 over 3 zones kept 3 nodes)."""
+    """The GKE substrate (substrates/gke/substrate.py) once rounded the totals up per zone (prod's 2 over 3 zones kept 3 nodes)."""
     sub = GkeSubstrate(kind="gke", project="acme-llm-test", region="us-central1", zones=ZONES3,
                        deletion_protection=False)
     pool = GpuPoolConfig(accelerator="nvidia-l4", machine_type="g2-standard-24", gpus_per_node=2,

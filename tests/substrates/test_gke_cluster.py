@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 from pulumi.errors import InputPropertiesError
 
-from components.gke_cluster import (
+from substrates.gke.cluster import (
     ADDON_NAMESPACES,
     DATAPATH_PROVIDER,
     NODE_SA_ROLES,
@@ -177,7 +177,7 @@ def test_private_nodes_open_the_given_webhook_ports_to_the_control_plane_only(re
     assert inputs["network"] == "gke-network-id"  # the component's VPC (the mocks' id for `gke-network`)
     assert recorder.named("gke-network").urn in fw.dependencies
     # The nodes are whatever runs as the node service account: the system pool here, the GPU pool in
-    # substrates/gke.py (tests/substrates/test_gke_substrate.py).
+    # substrates/gke/substrate.py (tests/substrates/test_gke_substrate.py).
     pool = recorder.inputs(recorder.named("gke-system-pool"))
     assert inputs["targetServiceAccounts"] == [pool["nodeConfig"]["serviceAccount"]] == [
         "llmp-t-nodes@acme-llm-test.iam.gserviceaccount.com"]

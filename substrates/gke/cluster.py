@@ -11,7 +11,6 @@ that every substrate-agnostic component receives.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 import pulumi
 import pulumi_gcp as gcp
@@ -25,10 +24,14 @@ from llmplatform.config.model import (
     DEFAULT_PODS_CIDR,
     DEFAULT_SERVICES_CIDR,
     ApiEndpoint,
+    ClusterLocation,
+    ReleaseChannel,
     api_endpoint_violations,
 )
 
 TYPE = "llmplatform:gke_cluster:GkeCluster"
+"""A contract: every deployed cluster's URN carries it. Kept from `components/gke_cluster.py`, where the
+component lived before `substrates/gke/`; changing it needs an alias."""
 
 MIN_MASTER_VERSION = "1.34"
 """GKE installs and owns the Inference Extension's InferencePool v1 CRD from 1.34 (the GKE capability
@@ -59,13 +62,6 @@ GKE Gateway and Ingress controllers run in the control plane. That the FUSE node
 was not found stated in the docs searched; `kubectl get ns` on a live cluster is the check."""
 
 
-class ClusterLocation(StrEnum):
-    """Where the control plane lives: the region (`regional`) or the first node zone (`zonal`)."""
-
-    REGIONAL = "regional"
-    ZONAL = "zonal"
-
-
 SYSTEM_DISK_TYPE = "pd-balanced"
 """Boot disk type of the system pool's nodes."""
 
@@ -86,7 +82,8 @@ class GkeClusterArgs:
     the system pool spans every zone in `node_zones`. `zonal`: the cluster's location is
     `node_zones[0]` (one control-plane replica; GKE's free-tier credit applies) and the system pool
     lives in that zone only. Other pools may still span `node_zones`."""
-    release_channel: str = "REGULAR"
+    release_channel: ReleaseChannel = ReleaseChannel.REGULAR
+    """GKE release channel; it picks the control plane's and the nodes' versions and upgrades them."""
     private_nodes: bool = True
     """True: nodes have no public IP; egress goes through the NAT this component creates."""
     master_ipv4_cidr: str = DEFAULT_MASTER_IPV4_CIDR
@@ -179,8 +176,8 @@ class GkeCluster(pulumi.ComponentResource):
             ip_cidr_range=args.node_cidr,
             private_ip_google_access=True,
             secondary_ip_ranges=[
-                {"range_name": "pods", "ip_cidr_range": args.pods_cidr},
-                {"range_name": "services", "ip_cidr_range": args.services_cidr},
+                {"range_name": naming.GKE_PODS_RANGE, "ip_cidr_range": args.pods_cidr},
+                {"range_name": naming.GKE_SERVICES_RANGE, "ip_cidr_range": args.services_cidr},
             ],
             log_config={"aggregation_interval": "INTERVAL_5_MIN", "flow_sampling": 0.5, "metadata": "INCLUDE_ALL_METADATA"},
             opts=child,
@@ -247,16 +244,17 @@ class GkeCluster(pulumi.ComponentResource):
             # The default pool cannot be configured as we need; it is created then removed.
             remove_default_node_pool=True,
             initial_node_count=1,
-            ip_allocation_policy={"cluster_secondary_range_name": "pods", "services_secondary_range_name": "services"},
+            ip_allocation_policy={"cluster_secondary_range_name": naming.GKE_PODS_RANGE,
+                                  "services_secondary_range_name": naming.GKE_SERVICES_RANGE},
             private_cluster_config={
                 "enable_private_nodes": args.private_nodes,
                 "enable_private_endpoint": private_endpoint,
                 "master_ipv4_cidr_block": args.master_ipv4_cidr if args.private_nodes else None,
             },
             master_authorized_networks_config=authorized,
-            release_channel={"channel": args.release_channel},
+            release_channel={"channel": args.release_channel.value},
             min_master_version=MIN_MASTER_VERSION,
-            workload_identity_config={"workload_pool": f"{args.project}.svc.id.goog"},
+            workload_identity_config={"workload_pool": naming.gke_workload_pool(args.project)},
             gateway_api_config={"channel": "CHANNEL_STANDARD"},
             addons_config={
                 "http_load_balancing": {"disabled": False},
@@ -309,7 +307,7 @@ class GkeCluster(pulumi.ComponentResource):
                 direction="INGRESS",
                 source_ranges=[args.master_ipv4_cidr],
                 allows=[{"protocol": "tcp", "ports": [str(p) for p in ports]}],
-                # Every node pool runs as this account (the GPU pool too, see substrates/gke.py).
+                # Every node pool runs as this account (the GPU pool too, see substrates/gke/substrate.py).
                 target_service_accounts=[node_sa.email],
                 description=(f"llm-platform {args.stack}: GKE control plane ({args.master_ipv4_cidr}) to admission "
                              f"webhooks and APIServices on the nodes, tcp {','.join(map(str, ports))}"),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.gke_cluster import DATAPATH_PROVIDER, ClusterLocation, GkeCluster, GkeClusterArgs
+from llmplatform.config import ClusterLocation
+from substrates.gke.cluster import DATAPATH_PROVIDER, GkeCluster, GkeClusterArgs
 
 ZONES = ("us-central1-c", "us-central1-a")
 

@@ -12,13 +12,13 @@ from llmplatform import naming
 from llmplatform.config.model import GpuSharing
 
 TYPE = "llmplatform:gpu_pool:GpuPool"
+"""A contract: every deployed pool's URN carries it. Kept from `components/gpu_pool.py`, where the
+component lived before `substrates/gke/`; changing it needs an alias."""
 
 GPU_TAINT_KEY = "nvidia.com/gpu"
+GPU_TAINT_VALUE = "present"
+"""The taint every GPU node carries (NoSchedule), so only pods that tolerate it land there."""
 POOL_LABEL = "llmplatform.io/pool"
-
-
-Sharing = GpuSharing
-"""The stack config's sharing modes, one enum for config and component (`none`, `time-sharing`, `mig`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +42,7 @@ class GpuPoolArgs:
     """Most nodes of the whole pool (all `node_zones` together; GKE's `total_max_node_count`)."""
     spot: bool = False
     sharing: GpuSharing = GpuSharing.NONE
+    """The stack config's enum (`none`, `time-sharing`, `mig`); see GpuSharing."""
     max_shared_clients_per_gpu: int | None = None
     mig_partition_size: str | None = None
     disk_size_gb: int = 200
@@ -104,7 +105,7 @@ class GpuPool(pulumi.ComponentResource):
             accelerator["gpu_partition_size"] = args.mig_partition_size
 
         self.node_labels = {POOL_LABEL: args.role, **(args.extra_labels or {})}
-        taints = [{"key": GPU_TAINT_KEY, "value": "present", "effect": "NO_SCHEDULE"}]
+        taints = [{"key": GPU_TAINT_KEY, "value": GPU_TAINT_VALUE, "effect": "NO_SCHEDULE"}]
         taints += [{"key": k, "value": v, "effect": "NO_SCHEDULE"} for k, v in args.extra_taints]
 
         self.node_pool = gcp.container.NodePool(

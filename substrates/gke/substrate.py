@@ -1,23 +1,22 @@
-"""GKE substrate: a GkeCluster plus the GPU pool, and the capability object GKE offers."""
+"""GKE substrate: a GkeCluster, its GPU pool and the budget-backup identity, and the capability object GKE offers."""
 
 from __future__ import annotations
 
 import pulumi
-import pulumi_gcp as gcp
 
-from components.gke_cluster import ADDON_NAMESPACES, ClusterLocation, GkeCluster, GkeClusterArgs
-from components.gpu_pool import GpuPool, GpuPoolArgs, Sharing
-from llmplatform import naming
-from llmplatform.controls.exemptions import KUBERNETES_SYSTEM
 from llmplatform.config import ACCELERATORS, GkeSubstrate, GpuPool as GpuPoolConfig, GpuSharing
-from substrates.base import Substrate
+from llmplatform.controls.exemptions import KUBERNETES_SYSTEM
 from llmplatform.serving.images import GIE_INFERENCE_POOL_CRD
+from substrates.base import BackupWriter, Substrate
 from substrates.capabilities import (
     GATEWAY_API_STANDARD_CRDS,
     GatewayImplementation,
     GpuTaint,
     SubstrateCapabilities,
 )
+from substrates.gke.budget_backup import BudgetBackupIdentity, BudgetBackupIdentityArgs
+from substrates.gke.cluster import ADDON_NAMESPACES, GkeCluster, GkeClusterArgs
+from substrates.gke.gpu_pool import GPU_TAINT_KEY, GPU_TAINT_VALUE, GpuPool, GpuPoolArgs
 
 
 def gke_capabilities(pool: GpuPoolConfig) -> SubstrateCapabilities:
@@ -28,7 +27,7 @@ def gke_capabilities(pool: GpuPoolConfig) -> SubstrateCapabilities:
         gpu_resource_name="nvidia.com/gpu",
         gpu_product_label_key="cloud.google.com/gke-accelerator",
         gpu_product_label_values=(pool.accelerator,),
-        gpu_taint=GpuTaint("nvidia.com/gpu", "present"),
+        gpu_taint=GpuTaint(GPU_TAINT_KEY, GPU_TAINT_VALUE),  # what GpuPool taints its nodes with
         runtime_class_name=None,
         network_policy_enforced=True,  # Dataplane V2 enforces NetworkPolicy natively
         mig_available=ACCELERATORS[pool.accelerator].mig_capable and pool.sharing == GpuSharing.MIG,
@@ -47,11 +46,14 @@ def gke_capabilities(pool: GpuPoolConfig) -> SubstrateCapabilities:
 
 
 def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolConfig, *,
-              control_plane_ports: tuple[int, ...] = ()) -> Substrate:
-    """Create the cluster and its GPU pool; return the provider and capabilities for the rest.
+              control_plane_ports: tuple[int, ...] = (), backup_writer: BackupWriter | None = None) -> Substrate:
+    """Create the cluster, its GPU pool and (with `backup_writer`) the backup identity; return the
+    provider, capabilities and the rest of the Substrate.
 
     `control_plane_ports`: TCP ports the control plane must reach on the nodes (the charts' admission
     webhooks and APIServices); with private nodes they get one firewall rule. Empty: no rule.
+    `backup_writer`: a BudgetBackupIdentity named `tenant-gateway-backup` (its resources' names since
+    before it was a component); None: no identity, `backup_identity` is None.
     Exports the stack output `kubeApiEndpoint`, the control-plane address the kubeconfig uses.
     """
     cluster = GkeCluster(
@@ -61,7 +63,7 @@ def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolConfig, *,
             project=cfg.project,
             region=cfg.region,
             node_zones=cfg.zones,
-            release_channel=cfg.release_channel.value,
+            release_channel=cfg.release_channel,
             private_nodes=cfg.private_nodes,
             master_ipv4_cidr=cfg.master_ipv4_cidr,
             node_cidr=cfg.node_cidr,
@@ -72,7 +74,7 @@ def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolConfig, *,
             control_plane_ports=control_plane_ports,
             system_machine_type=cfg.system_machine_type,
             system_nodes_per_zone=cfg.system_nodes_per_zone,
-            location=ClusterLocation(cfg.location.value),
+            location=cfg.location,
             system_spot=cfg.system_spot,
             system_disk_size_gb=cfg.system_disk_size_gb,
             deletion_protection=cfg.deletion_protection,
@@ -93,7 +95,7 @@ def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolConfig, *,
             min_nodes=pool.min_nodes,
             max_nodes=pool.max_nodes,
             spot=pool.spot,
-            sharing=Sharing(pool.sharing.value),
+            sharing=pool.sharing,
             max_shared_clients_per_gpu=pool.max_shared_clients_per_gpu,
             mig_partition_size=pool.mig_partition_size,
             disk_size_gb=pool.disk_size_gb,
@@ -103,45 +105,19 @@ def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolConfig, *,
     )
     # For proofs that compare the authorized networks (the cluster's inputs) with the endpoint in use.
     pulumi.export("kubeApiEndpoint", cluster.kube_api_endpoint)
+    backup = None if backup_writer is None else BudgetBackupIdentity(
+        "tenant-gateway-backup",
+        BudgetBackupIdentityArgs(stack=stack, project=cfg.project, bucket=backup_writer.bucket,
+                                 namespace=backup_writer.namespace, service_account=backup_writer.service_account,
+                                 cluster=cluster.cluster),
+    )
     return Substrate(
         provider=cluster.kubernetes_provider,
         capabilities=gke_capabilities(pool),
-        root=cluster,
         kubeconfig=cluster.kubeconfig,
+        # Private nodes: the `kubernetes` Service's endpoint is the control plane's private endpoint
+        # inside master_ipv4_cidr. Public nodes: not known at plan time.
+        kube_api_cidrs=(cfg.master_ipv4_cidr,) if cfg.private_nodes else (),
+        backup_identity=backup.email if backup else None,
+        root=cluster,
     )
-
-
-def budget_backup_writer(stack: str, cfg: GkeSubstrate, bucket: str, *, namespace: str,
-                         service_account: str, cluster: GkeCluster) -> pulumi.Output[str]:
-    """A GCP service account that may write the budget database's backups to `bucket` (gs://name[/path]).
-
-    CNPG's instances run as the Kubernetes ServiceAccount `namespace/service_account` (CNPG names it
-    after the Cluster); Workload Identity lets it act as this account, which holds objectAdmin on the
-    bucket only. Returns the account's email for the Cluster's backup configuration.
-
-    `cluster`: the stack's GkeCluster. The Workload Identity binding waits for its cluster resource,
-    whose `workload_identity_config` creates the project's pool `<project>.svc.id.goog`: on a project
-    without an earlier Workload Identity cluster, binding a member of a pool that does not exist yet
-    fails ("Identity Pool does not exist"; Google: the pool "isn't provisioned until cluster creation",
-    https://cloud.google.com/anthos/clusters/docs/multi-cloud/azure/how-to/managed-service-prometheus).
-    """
-    account = gcp.serviceaccount.Account(
-        "tenant-gateway-backup-sa",
-        account_id=naming.gcp_service_account_id(stack, "budget-backup"),
-        project=cfg.project,
-        display_name=f"llm-platform {stack} budget database backups",
-    )
-    gcp.serviceaccount.IAMMember(
-        "tenant-gateway-backup-wi",
-        service_account_id=account.id,
-        role="roles/iam.workloadIdentityUser",
-        member=f"serviceAccount:{cfg.project}.svc.id.goog[{namespace}/{service_account}]",
-        opts=pulumi.ResourceOptions(depends_on=[cluster.cluster]),
-    )
-    gcp.storage.BucketIAMMember(
-        "tenant-gateway-backup-bucket",
-        bucket=bucket.removeprefix("gs://").split("/")[0],
-        role="roles/storage.objectAdmin",
-        member=pulumi.Output.concat("serviceAccount:", account.email),
-    )
-    return account.email
