@@ -51,7 +51,7 @@ def test_every_import_contract_is_kept_on_this_checkout() -> None:
 @pytest.mark.parametrize(
     ("module", "line", "broken", "kept"),
     [
-        ("components/gpu_pool.py", "import llmp.verify", PRODUCT, TOOLS),
+        ("components/serving_stack.py", "import llmp.verify", PRODUCT, TOOLS),
         ("llmplatform/serving/vllm.py", "import jsonschema", PRODUCT, TOOLS),
         ("substrates/vast/api.py", "import matplotlib.pyplot", PRODUCT, TOOLS),
         ("llmp/cli.py", "from tests.support import gates", TOOLS, PRODUCT),
