@@ -42,7 +42,7 @@ class ServingStackArgs:
     capabilities: SubstrateCapabilities
     """GPU resource name, product label, taint, RuntimeClass and memory fraction of the cluster."""
     gpu_capacity: int
-    """GPU units the pool holds at max_nodes (`GpuPool.capacity`); caps the serving queue's quota."""
+    """GPU units the pool holds at max_nodes (`GpuPoolSpec.capacity`); caps the serving queue's quota."""
     namespaces: PlatformNamespaces
     """Objects land in its namespaces and wait for them; tenant namespaces get a LocalQueue `gpu`."""
     control_plan: ControlPlan

@@ -65,7 +65,6 @@ class SubstrateCapabilities:
     storage_class: str = "standard-rwo"
     load_balancer_available: bool = True
     gateway: GatewayImplementation = GatewayImplementation.ISTIO
-    node_os_arch: str = "amd64"
     managed_crds: tuple[str, ...] = ()
     """CRDs (`Kind.group`) the substrate installs and owns before the program runs; the program must not
     create them (pulumi-kubernetes creates client-side: an existing CRD is an AlreadyExists error) and its

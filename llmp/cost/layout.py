@@ -1,7 +1,7 @@
 """What a stack's config makes GKE bill for: node pools with node counts, disks and volumes.
 
-Pure functions of the typed config. They mirror what `components/gke_cluster.py`,
-`components/gpu_pool.py` and `substrates/gke.py` register (machine types, node counts and
+Pure functions of the typed config. They mirror what `substrates/gke/cluster.py`,
+`substrates/gke/gpu_pool.py` and `substrates/gke/substrate.py` register (machine types, node counts and
 autoscaling limits, boot disks); `tests/cost/test_cli_cost.py` checks them against the offline plan, so a
 change there that this module misses fails a test instead of silently mispricing.
 """
@@ -13,16 +13,16 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from llmplatform.config import GkeSubstrate, GpuPool, ModelSpec, PlatformConfig
+from llmplatform.config import GkeSubstrate, GpuPoolSpec, ModelSpec, PlatformConfig
 from llmplatform.config.model import ClusterLocation
 from llmp.cost.pricing import LocationKind
 from llmplatform.gateway import workloads
 
 SYSTEM_DISK_TYPE = "pd-balanced"
-"""The system pool's boot disk type as `components/gke_cluster.py` sets it; its size is
+"""The system pool's boot disk type as `substrates/gke/cluster.py` sets it; its size is
 `substrate.system_disk_size_gb`."""
 GPU_DISK_TYPE = "pd-ssd"
-"""The GPU pool's boot disk type as `components/gpu_pool.py` sets it; its size is `gpu_pool.disk_size_gb`."""
+"""The GPU pool's boot disk type as `substrates/gke/gpu_pool.py` sets it; its size is `gpu_pool.disk_size_gb`."""
 PVC_DISK_TYPE = "pd-balanced"
 """GKE's default StorageClass `standard-rwo` provisions pd-balanced; CNPG and Redis PVCs use it."""
 REDIS_STORAGE_GB: int = inspect.signature(workloads.redis_statefulset_spec).parameters["storage_gb"].default
@@ -93,7 +93,7 @@ def nodes_for(replica_gpus: Iterable[int], slots_per_node: int) -> int:
     return len(free) + extra
 
 
-def gpu_pool_layout(pool: GpuPool, zones: int, models: Iterable[ModelSpec]) -> PoolLayout:
+def gpu_pool_layout(pool: GpuPoolSpec, zones: int, models: Iterable[ModelSpec]) -> PoolLayout:
     """Node counts of the GPU pool: GKE's limits and what the models ask for at min and max replicas.
 
     The config's `min_nodes`/`max_nodes` are pool totals and `GpuPool` sets them as GKE's total

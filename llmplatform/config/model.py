@@ -266,7 +266,7 @@ class VastSubstrate(Frozen):
 Substrate = Annotated[GkeSubstrate | VastSubstrate, Field(discriminator="kind")]
 
 
-class GpuPool(Frozen):
+class GpuPoolSpec(Frozen):
     """The autoscaled GPU node pool that model servers run on."""
 
     accelerator: str
@@ -294,7 +294,7 @@ class GpuPool(Frozen):
         return value
 
     @model_validator(mode="after")
-    def _fits_hardware(self) -> GpuPool:
+    def _fits_hardware(self) -> GpuPoolSpec:
         """The machine must carry the accelerator; sharing settings must match the mode and the GPU."""
         pool, out = self, []
         acc = ACCELERATORS[pool.accelerator]
@@ -426,7 +426,7 @@ class PlatformConfig(Frozen):
     profile: Profile
     trust_tier: TrustTier
     substrate: Substrate
-    gpu_pool: GpuPool
+    gpu_pool: GpuPoolSpec
     models: Annotated[tuple[ModelSpec, ...], Field(min_length=1)]
     tenants: Annotated[tuple[TenantSpec, ...], Field(min_length=1)]
     tenant_gateway: TenantGatewaySpec = TenantGatewaySpec()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
-from llmplatform.config import ACCELERATORS, GkeSubstrate, GpuPool as GpuPoolConfig, GpuSharing
+from llmplatform.config import ACCELERATORS, GkeSubstrate, GpuPoolSpec, GpuSharing
 from llmplatform.controls.exemptions import KUBERNETES_SYSTEM
 from llmplatform.serving.images import GIE_INFERENCE_POOL_CRD
 from substrates.base import BackupWriter, Substrate
@@ -19,7 +19,7 @@ from substrates.gke.cluster import ADDON_NAMESPACES, GkeCluster, GkeClusterArgs
 from substrates.gke.gpu_pool import GPU_TAINT_KEY, GPU_TAINT_VALUE, GpuPool, GpuPoolArgs
 
 
-def gke_capabilities(pool: GpuPoolConfig) -> SubstrateCapabilities:
+def gke_capabilities(pool: GpuPoolSpec) -> SubstrateCapabilities:
     """What a GKE Standard cluster with Dataplane V2 and this GPU pool offers the serving layer."""
     return SubstrateCapabilities(
         display_name="GKE",
@@ -45,7 +45,7 @@ def gke_capabilities(pool: GpuPoolConfig) -> SubstrateCapabilities:
     )
 
 
-def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolConfig, *,
+def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolSpec, *,
               control_plane_ports: tuple[int, ...] = (), backup_writer: BackupWriter | None = None) -> Substrate:
     """Create the cluster, its GPU pool and (with `backup_writer`) the backup identity; return the
     provider, capabilities and the rest of the Substrate.

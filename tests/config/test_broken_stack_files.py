@@ -27,7 +27,7 @@ from llmp.cli import app
 from llmplatform.config import (
     ConfigError,
     GkeSubstrate,
-    GpuPool,
+    GpuPoolSpec,
     ModelSpec,
     PlatformConfig,
     TenantGatewaySpec,
@@ -60,7 +60,7 @@ REQUIRED_LEAVES = {k for k, required in KNOWN_KEYS.items() if required} - {
     # Keys whose line opens a block: deleting only that line leaves the block's children orphaned, a
     # different corruption. Every leaf in them is still a candidate.
     "profile", "trust_tier", "substrate", "gpu_pool", "models", "tenants"}
-NUMERIC_KEYS = {name for model in (GkeSubstrate, GpuPool, ModelSpec, TenantSpec, TenantGatewaySpec)
+NUMERIC_KEYS = {name for model in (GkeSubstrate, GpuPoolSpec, ModelSpec, TenantSpec, TenantGatewaySpec)
                 for name, info in model.model_fields.items() if info.annotation in (int, float)}
 ENUM_KEYS = {"kind", "release_channel", "location", "accelerator", "sharing"}
 # `key: value` lines of Pulumi.dev.yaml, with the indentation, key and value.

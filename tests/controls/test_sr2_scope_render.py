@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from substrates.gke.cluster import ADDON_NAMESPACES
-from llmplatform.config import GpuPool, VastSubstrate
+from llmplatform.config import GpuPoolSpec, VastSubstrate
 from llmplatform.controls.sr2_gpu_admission import namespace_guard
 from llmplatform.controls.sr2_gpu_admission import render as sr2
 from llmplatform.controls.exemptions import PLATFORM_CONTROLLERS, sr2_exempt_namespaces, unowned_exempt_names
@@ -110,7 +110,7 @@ def test_both_renderings_carry_both_validations_with_their_messages() -> None:
 
 
 def test_gke_exempts_its_enabled_add_ons_and_vast_its_device_plugin_and_neither_the_others_names() -> None:
-    gke = gke_capabilities(GpuPool(accelerator="nvidia-l4", machine_type="g2-standard-8", gpus_per_node=1))
+    gke = gke_capabilities(GpuPoolSpec(accelerator="nvidia-l4", machine_type="g2-standard-8", gpus_per_node=1))
     vast = vast_capabilities(VastSubstrate(kind="vast", gpu_name="RTX_4090", num_gpus=2))
     gke_exempt = sr2_exempt_namespaces(system_namespaces=gke.system_namespaces)
     vast_exempt = sr2_exempt_namespaces(system_namespaces=vast.system_namespaces)

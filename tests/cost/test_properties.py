@@ -7,7 +7,7 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmplatform.config import GpuPool, ModelSpec
+from llmplatform.config import GpuPoolSpec, ModelSpec
 from llmp.cost.assumptions import Assumptions
 from llmp.cost.estimate import estimate, estimate_layout
 from llmp.cost.layout import ClusterLayout, PoolLayout, gke_layout, gpu_pool_layout, nodes_for
@@ -67,7 +67,7 @@ def test_gpu_node_counts_never_fall_when_the_pool_limits_grow(min_nodes, span, z
     models = [model(min_replicas + extra_replicas, min_replicas)]
 
     def counts(lo: int, hi: int) -> tuple[int, int]:
-        pool = GpuPool(accelerator="nvidia-l4", machine_type="g2-standard-8", min_nodes=lo, max_nodes=hi)
+        pool = GpuPoolSpec(accelerator="nvidia-l4", machine_type="g2-standard-8", min_nodes=lo, max_nodes=hi)
         layout = gpu_pool_layout(pool, zones, models)
         assert layout.min_nodes <= layout.always_on_nodes <= layout.busy_nodes <= layout.max_nodes
         return layout.always_on_nodes, layout.busy_nodes
@@ -101,9 +101,9 @@ def test_packing_needs_at_least_the_gpu_total_and_at_most_one_node_per_replica(s
 @settings(max_examples=100, deadline=None)
 @given(st.integers(0, 8), st.integers(0, 8), st.integers(0, 4), st.integers(0, 8))
 def test_gpu_node_counts_are_the_configured_totals_whatever_the_zone_count(min_nodes, span, min_replicas, extra):
-    """GKE's total limits (components/gpu_pool.py) keep and allow exactly the configured totals: spreading
+    """GKE's total limits (substrates/gke/gpu_pool.py) keep and allow exactly the configured totals: spreading
     the pool over more zones never changes what it costs (per-zone limits rounded up once did)."""
-    pool = GpuPool(accelerator="nvidia-l4", machine_type="g2-standard-8", min_nodes=min_nodes,
+    pool = GpuPoolSpec(accelerator="nvidia-l4", machine_type="g2-standard-8", min_nodes=min_nodes,
                    max_nodes=min_nodes + span + 1)
     models = [model(min_replicas + extra, min_replicas)] if min_replicas + extra else []
     layouts = [gpu_pool_layout(pool, zones, models) for zones in (1, 2, 3, 4)]

@@ -1,4 +1,4 @@
-"""GkeCluster under recording mocks: inputs, parents, options and providers of every child (GpuPool: test_gpu_pool.py)."""
+"""GkeCluster under recording mocks: inputs, parents, options and providers of every child (GpuPool: test_gke_gpu_pool.py)."""
 
 from __future__ import annotations
 

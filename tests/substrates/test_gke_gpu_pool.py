@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pulumi.errors import InputPropertiesError
 
-from llmplatform.config import GkeSubstrate, GpuPool as GpuPoolConfig, GpuSharing
+from llmplatform.config import GkeSubstrate, GpuPoolSpec, GpuSharing
 from substrates.gke import build_gke
 from substrates.gke.gpu_pool import GpuPool, GpuPoolArgs, initial_nodes_per_zone
 
@@ -98,7 +98,7 @@ def test_the_gke_substrate_passes_the_configured_pool_totals_unchanged(recorder)
     """The GKE substrate (substrates/gke/substrate.py) once rounded the totals up per zone (prod's 2 over 3 zones kept 3 nodes)."""
     sub = GkeSubstrate(kind="gke", project="acme-llm-test", region="us-central1", zones=ZONES3,
                        deletion_protection=False)
-    pool = GpuPoolConfig(accelerator="nvidia-l4", machine_type="g2-standard-24", gpus_per_node=2,
+    pool = GpuPoolSpec(accelerator="nvidia-l4", machine_type="g2-standard-24", gpus_per_node=2,
                          min_nodes=2, max_nodes=6)
     recorder.run(lambda: build_gke("gke", "t", sub, pool))
     (reg,) = [r for r in recorder.of_type("gcp:container/nodePool:NodePool") if r.name == "gke-gpu-node-pool"]

@@ -9,7 +9,7 @@ import ipaddress
 import json
 
 from llmplatform import naming
-from llmplatform.config import GkeSubstrate, GpuPool as GpuPoolConfig
+from llmplatform.config import GkeSubstrate, GpuPoolSpec
 from llmplatform.config.model import ApiEndpoint
 from llmplatform.gateway.workloads import BUDGET_DB
 from substrates.base import BackupWriter
@@ -26,7 +26,7 @@ def substrate(**overrides) -> GkeSubstrate:
                                   deletion_protection=False), **overrides})
 
 
-POOL = GpuPoolConfig(accelerator="nvidia-l4", machine_type="g2-standard-8", min_nodes=0, max_nodes=1)
+POOL = GpuPoolSpec(accelerator="nvidia-l4", machine_type="g2-standard-8", min_nodes=0, max_nodes=1)
 WRITER = BackupWriter(bucket="gs://acme-backups/db", namespace=naming.NS_TENANT_GATEWAY, service_account=BUDGET_DB)
 
 

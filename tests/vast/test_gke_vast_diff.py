@@ -101,7 +101,7 @@ CAPABILITY_FIELDS: dict[str, tuple[Claim, ...]] = {
     "gateway": (Claim("Gateway", ("spec", "gatewayClassName")),),
 }
 """Capability field -> the manifest paths it may change. Fields absent here (display_name,
-gpus_per_node, mig_available, network_policy_enforced, node_os_arch) must not change any manifest."""
+gpus_per_node, mig_available, network_policy_enforced) must not change any manifest."""
 
 RENAMED_BY = {"ResourceFlavor": "gpu_product_label_values"}
 """Kinds whose object names come from a capability: paired by position instead of by name."""
