@@ -7,6 +7,7 @@ and compares them with statements written from the label and port contracts, not
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from llmplatform import labels
+from llmplatform.controls import registry
 from llmplatform.controls.exemptions import sr2_exempt_namespaces
 from llmp.plan.leaks import mock_secrets_for, scan_for_leaks
 from llmp.plan.render import load_manifests
@@ -281,6 +283,45 @@ def prove_install_order(build_dir: Path) -> Proof:
     return Proof("install", title, FAIL if problems else PASS, summary, problems, data)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ProofContext:
+    """What a control's proof reads: the rendered objects and the plan's outputs."""
+
+    objects: list[dict[str, Any]]
+    profile: str
+    trust_tier: str
+    outputs: dict[str, Any]
+    build_dir: Path
+    project_dir: Path
+    cel_python_sample: int | None = 2000
+
+
+def sr1_network_proof(ctx: ProofContext) -> Proof:
+    """SR1 (network, identity and host-isolation admission, vLLM routes): the registry's sr1-network proof."""
+    return prove_network(ctx.objects, ctx.trust_tier, ctx.build_dir)
+
+
+def sr2_gpu_admission_proof(ctx: ProofContext) -> Proof:
+    return prove_admission(ctx.objects, ctx.trust_tier, tuple(ctx.outputs.get("sr2ExtraExemptNamespaces") or ()),
+                           cel_python_sample=ctx.cel_python_sample,
+                           substrate=ctx.outputs.get("substrateCapabilities") or {})
+
+
+def sr3_fail_closed_proof(ctx: ProofContext) -> Proof:
+    return prove_budgets(ctx.objects, ctx.profile, ctx.project_dir)
+
+
+def proof_function(path: str):
+    """The proof a registry entry names (`module:function`), imported here: the program never imports it."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def control_proofs(ctx: ProofContext) -> list[Proof]:
+    """Each control's proof, in registry order (controls without one are proved by their tests)."""
+    return [_timed(proof_function(c.proof), ctx) for c in registry.CONTROLS if c.proof]
+
+
 def verify_stack(project_dir: Path, stack: str, *, build_dir: Path | None = None, checkov: bool = True,
                  cel_python_sample: int | None = 2000) -> VerifyReport:
     """Run every proof on `build/<stack>` (run `llmp plan <stack>` first); `llmp verify` calls this.
@@ -297,13 +338,11 @@ def verify_stack(project_dir: Path, stack: str, *, build_dir: Path | None = None
     plan = json.loads(plan_path.read_text())
     profile = plan["outputs"].get("profile", "dev")
     tier = plan["outputs"].get("trustTier", "trusted")
-    extra_exempt = tuple(plan["outputs"].get("sr2ExtraExemptNamespaces") or ())
-    objects = load_manifests(build_dir / "manifests")
+    ctx = ProofContext(objects=load_manifests(build_dir / "manifests"), profile=profile, trust_tier=tier,
+                       outputs=plan["outputs"], build_dir=build_dir, project_dir=project_dir,
+                       cel_python_sample=cel_python_sample)
     proofs = [
-        _timed(prove_network, objects, tier, build_dir),
-        _timed(prove_admission, objects, tier, extra_exempt, cel_python_sample=cel_python_sample,
-               substrate=plan["outputs"].get("substrateCapabilities") or {}),
-        _timed(prove_budgets, objects, profile, project_dir),
+        *control_proofs(ctx),
         _timed(prove_validity, build_dir, checkov=checkov, trust_tier=tier),
         _timed(prove_install_order, build_dir),
     ]

@@ -5,8 +5,8 @@ Everything that walks the controls walks `CONTROLS`, in this order:
 - `components.governance_pack.GovernancePack`: calls each `render` whose decision is not dormant;
 - the CrossGuard pack (`policy/rules`): its policies, in `policy_names()` order; `policy/config/*.json`
   equal `pack_config(profile)` (a test compares them);
-- `llmp verify`: runs each control's `proof`, a module path the tool resolves with importlib (the
-  Pulumi program never imports a proof: product code must not depend on tooling).
+- `llmp verify`: runs each control's `proof`, a `module:function` path the tool resolves with importlib
+  (the Pulumi program never imports a proof: product code must not depend on tooling).
 
 Adding a control is one folder (`llmplatform/controls/<key>/`: `render.py` with `objects(inputs)`,
 `predicates.py`), one entry here and one policy rule file (`policy/rules/<key>.py`); see
@@ -55,7 +55,8 @@ class Control:
     policies: tuple[PolicyRule, ...] = ()
     """The CrossGuard policies that check it, in report order."""
     proof: str | None = None
-    """Module path of its `llmp verify` proof (a `prove(context)` function), resolved by the tool only."""
+    """`module:function` of its `llmp verify` proof (takes `llmp.verify.run.ProofContext`, returns a `Proof`),
+    resolved by the tool only. None: its tests and CrossGuard check it (another control's proof may cover it)."""
 
     @property
     def decided(self) -> bool:
@@ -75,12 +76,15 @@ class Control:
 
 
 _PKG = "llmplatform.controls"
+_PROOFS = "llmp.verify.run"
+"""Where the SR proofs live (tooling; `llmp verify` imports them, the program never does)."""
 
 CONTROLS: tuple[Control, ...] = (
     Control(key="sr1-network", title="SR1 network policies", decided_by="sr1-network",
             render=f"{_PKG}.sr1_network.render",
             policies=(PolicyRule(name="sr1-dataplane-v2"), PolicyRule(name="sr1-default-deny", profile_pinned=True),
-                      PolicyRule(name="sr1-only-litellm-reaches-serving"))),
+                      PolicyRule(name="sr1-only-litellm-reaches-serving")),
+            proof=f"{_PROOFS}:sr1_network_proof"),
     Control(key="sr1-identity", title="SR1 identity admission", decided_by="sr1-identity",
             render=f"{_PKG}.sr1_identity.render",
             policies=(PolicyRule(name="sr1-identity-rule", profile_pinned=True),)),
@@ -92,12 +96,14 @@ CONTROLS: tuple[Control, ...] = (
     Control(key="sr2-gpu-admission", title="SR2 GPU admission", decided_by="sr2-gpu-admission",
             render=f"{_PKG}.sr2_gpu_admission.render",
             policies=(PolicyRule(name="sr2-admission-enforced", profile_pinned=True),
-                      PolicyRule(name="sr2-gpu-workloads-queued"))),
+                      PolicyRule(name="sr2-gpu-workloads-queued")),
+            proof=f"{_PROOFS}:sr2_gpu_admission_proof"),
     Control(key="sr3-fail-closed", title="SR3 budgets fail closed", decided_by="sr3-fail-closed",
             rendered_by="components.tenant_gateway (LiteLLM's config, CNPG instances, Redis)",
             policies=(PolicyRule(name="sr3-prod-fails-closed", profile_pinned=True),
                       PolicyRule(name="sr3-prod-budget-db-ha", profile_pinned=True),
-                      PolicyRule(name="sr3-shared-budget-counters"))),
+                      PolicyRule(name="sr3-shared-budget-counters")),
+            proof=f"{_PROOFS}:sr3_fail_closed_proof"),
     Control(key="prefix-cache", title="Prefix-cache isolation", decided_by="prefix-cache",
             rendered_by="components.tenant_gateway (the tenant_cache_salt hook)"),
     Control(key="tenant-namespaces", title="Per-tenant namespaces", decided_by="tenant-namespaces",

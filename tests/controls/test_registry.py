@@ -78,3 +78,11 @@ def test_every_control_folder_belongs_to_a_registry_entry() -> None:
     for control in registry.CONTROLS:
         if control.render is not None:
             assert control.folder in folders
+
+
+def test_every_proof_the_registry_names_is_a_function_of_the_verify_tool() -> None:
+    from llmp.verify import run
+
+    named = [c.proof for c in registry.CONTROLS if c.proof]
+    assert named and all(p.startswith("llmp.verify.") for p in named)
+    assert all(callable(run.proof_function(p)) for p in named)
