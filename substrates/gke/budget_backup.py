@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
-from pulumi.errors import InputPropertiesError, InputPropertyErrorDetails
+from pulumi.errors import InputPropertyErrorDetails
 
+from llmplatform.problems import Problem, raise_problems
 from llmplatform import naming
 
 TYPE = "llmplatform:budget_backup:BudgetBackupIdentity"
@@ -80,11 +81,8 @@ class BudgetBackupIdentity(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BudgetBackupIdentityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
-        problems = validate(args)
-        if problems:
-            lines = "\n".join(f"  - {p['property_path']}: {p['reason']}" for p in problems)
-            raise InputPropertiesError(
-                f"BudgetBackupIdentity {name!r} has {len(problems)} invalid input(s):\n{lines}", problems)
+        raise_problems(f"BudgetBackupIdentity {name!r}",
+                       [Problem(p["property_path"], reason=p["reason"]) for p in validate(args)])
         child = pulumi.ResourceOptions(parent=self, aliases=TOP_LEVEL)
 
         self.account = gcp.serviceaccount.Account(

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
-from pulumi.errors import InputPropertiesError, InputPropertyErrorDetails
+from pulumi.errors import InputPropertyErrorDetails
 
+from llmplatform.problems import Problem, raise_problems
 from llmplatform import naming
 from llmplatform.config.model import (
     DEFAULT_MASTER_IPV4_CIDR,
@@ -151,11 +152,8 @@ class GkeCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
-        problems = validate(args)
-        if problems:
-            lines = "\n".join(f"  - {p['property_path']}: {p['reason']}" for p in problems)
-            raise InputPropertiesError(f"GkeCluster {name!r} has {len(problems)} invalid input(s):\n{lines}",
-                                       problems)
+        raise_problems(f"GkeCluster {name!r}",
+                       [Problem(p["property_path"], reason=p["reason"]) for p in validate(args)])
         child = pulumi.ResourceOptions(parent=self)
         private_endpoint = args.api_endpoint == ApiEndpoint.PRIVATE
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
-from pulumi.errors import InputPropertiesError, InputPropertyErrorDetails
+from pulumi.errors import InputPropertyErrorDetails
 
+from llmplatform.problems import Problem, raise_problems
 from llmplatform import naming
 from llmplatform.config.model import GpuSharing
 
@@ -86,10 +87,8 @@ class GpuPool(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GpuPoolArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
-        problems = validate(args)
-        if problems:
-            lines = "\n".join(f"  - {p['property_path']}: {p['reason']}" for p in problems)
-            raise InputPropertiesError(f"GpuPool {name!r} has {len(problems)} invalid input(s):\n{lines}", problems)
+        raise_problems(f"GpuPool {name!r}",
+                       [Problem(p["property_path"], reason=p["reason"]) for p in validate(args)])
         accelerator: dict = {
             "type": args.accelerator,
             "count": args.gpus_per_node,

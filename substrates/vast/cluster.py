@@ -26,9 +26,9 @@ from typing import ClassVar
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi.errors import InputPropertiesError
 from pulumi_command import remote
 
+from llmplatform.problems import Problem, raise_problems
 from llmplatform import naming
 from llmplatform.config import VastSubstrate
 from substrates.vast.host import DEFAULT_IMAGE, VastHost, VastHostArgs
@@ -173,12 +173,7 @@ class VastCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: VastClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
-        problems = args.problems()
-        if problems:
-            raise InputPropertiesError(
-                f"VastCluster {name!r} has invalid inputs: " + "; ".join(f"{p}: {r}" for p, r in problems),
-                errors=[{"property_path": p, "reason": r} for p, r in problems],
-            )
+        raise_problems(f"VastCluster {name!r}", [Problem(prop, reason=reason) for prop, reason in args.problems()])
         script = BOOTSTRAP_SCRIPT.read_text()
 
         self.host = VastHost(f"{name}-host", args.host_args(), opts=pulumi.ResourceOptions(parent=self))
