@@ -82,6 +82,9 @@ def run_program(project_dir: Path, stack: str, *, config_override: dict[str, Any
 
     mocks = PlanMocks()
     monitor = RecordingMonitor(mocks)
+    # set_mocks makes a root Stack only when none is set: drop the one an earlier plan in this process left,
+    # or this stack's URNs would carry that stack's name.
+    pulumi.runtime.settings.ROOT.set(None)
     pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
     runtime_config.set_all_config(config, secret_keys)
 

@@ -69,6 +69,9 @@ def recorder(request: pytest.FixtureRequest) -> Iterator[Recorder]:
     preview = getattr(request, "param", False)
     mocks = PlanMocks()
     monitor = RecordingMonitor(mocks)
+    # A plan run earlier in this process (`llmp plan` in-process) leaves its root Stack set; set_mocks keeps
+    # a root it finds, so the URNs here would name that stack instead of `test`.
+    pulumi.runtime.settings.ROOT.set(None)
     pulumi_mocks.set_mocks(mocks, project="llm-platform", stack="test", preview=preview, monitor=monitor)
     yield Recorder(monitor)
 
