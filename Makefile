@@ -28,10 +28,11 @@ test-deps: $(STAMP)
 ## test: the whole suite (unit, component, policy, proofs, live LiteLLM/Postgres/Redis), on
 ## TEST_WORKERS pytest-xdist workers (default 2): the live tests run in order on one of them (xdist
 ## group `live`, one Postgres and Redis), the offline tests on the others and in the live tests'
-## waits. TEST_WORKERS=0 runs everything in this process, one test at a time.
+## waits. TEST_WORKERS=0 runs everything in this process, one test at a time. The 20 slowest tests are
+## listed at the end (where a speed-up would pay).
 TEST_WORKERS ?= 2
 test: test-deps
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=20
 
 ## bench: every benchmark (a few minutes on a quiet machine), then docs/benchmarks.md. Not part of `make test`.
 bench: $(STAMP)
