@@ -536,7 +536,8 @@ def admission_checks(objects: list[dict[str, Any]], policies: list[dict[str, Any
     from llmp.verify import sr1_admission as adm
 
     rules = adm.enforced_sr1_rules(objects)
+    ns_labels = adm.namespace_labels(objects)
     probed = [ns for ns in namespaces if ns not in UNBOUND_NAMESPACES]
-    checks = [adm.host_isolation_check(rules, probed), adm.identity_check(rules, policies),
-              adm.platform_pods_check(rules, objects)]
+    checks = [adm.host_isolation_check(rules, probed, ns_labels), adm.identity_check(rules, policies, ns_labels),
+              adm.platform_pods_check(rules, objects, ns_labels), adm.scope_check(rules)]
     return [QueryResult(c.name, "admission", c.description, c.passed, c.detail) for c in checks]
