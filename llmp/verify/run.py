@@ -199,6 +199,7 @@ def prove_validity(build_dir: Path, *, checkov: bool, trust_tier: str = "trusted
     unchecked, with how to provide what is missing.
     """
     from llmp.charts.write import read_index
+    from llmp.verify import vllm_flags
     from llmp.verify.manifests.crd import crd_schema_dir
     from llmp.verify.manifests.manifests import validate_all
 
@@ -257,6 +258,11 @@ def prove_validity(build_dir: Path, *, checkov: bool, trust_tier: str = "trusted
     data["secretScan"] = {"secretsKnown": len(secrets), "leaks": len(leaks)}
     summary += f"; no secret leaked ({len(secrets)} mocked secret values scanned)" if not leaks else \
         f"; {len(leaks)} secret leak(s)"
+    flags = vllm_flags.check(load_manifests(build_dir / "manifests"))
+    problems += flags.problems
+    data["vllmFlags"] = {"containers": flags.containers, "flags": flags.flags, "unknown": len(flags.problems)}
+    summary += (f"; every vLLM flag known to vLLM {vllm_flags.VERSION} ({flags.flags} in {flags.containers} "
+                "`vllm serve` container(s))") if not flags.problems else f"; {len(flags.problems)} unknown vLLM flag(s)"
     return Proof("validity", "Manifest validity and secret scan", FAIL if problems else PASS, summary, problems, data)
 
 
