@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from llmplatform import labels, naming
 from llmplatform.controls.rendering import ControlInputs, Rendered
+from llmplatform.k8s import admission
 from llmplatform.controls.sr1_identity.render import (
     OPERATIONS,
     SERVICE_ACCOUNT,
+    SR1_LABELS,
     TEMPLATE_KINDS,
     lit,
     templates_expression,
@@ -50,36 +51,13 @@ def validating_admission_policy(namespaces: Iterable[str] = MANAGED_NAMESPACES, 
     rules: dict[tuple[str, str], list[str]] = {}
     for k in TEMPLATE_KINDS:
         rules.setdefault((k.group, k.version), []).append(k.resource)
-    meta_labels = {labels.PART_OF: "llm-platform", labels.MANAGED_BY: "pulumi", f"{labels.PREFIX}/control": "sr1"}
-    policy = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": naming.k8s(name), "labels": meta_labels},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {
-                "matchPolicy": "Equivalent",
-                "resourceRules": [
-                    {"apiGroups": [group], "apiVersions": [version], "operations": list(OPERATIONS),
-                     "resources": resources, "scope": "Namespaced"}
-                    for (group, version), resources in rules.items()
-                ],
-            },
-            "variables": [
-                {"name": "podTemplates", "expression": templates_expression()},
-                {"name": "namespaceName",
-                 "expression": "has(object.metadata) && has(object.metadata.namespace) ? object.metadata.namespace : ''"},
-            ],
-            "validations": [{"expression": expression(namespaces), "message": MESSAGE, "reason": "Forbidden"}],
-        },
-    }
-    binding = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": naming.k8s(f"{name}-binding"), "labels": meta_labels},
-        "spec": {"policyName": name, "validationActions": ["Deny"] if enforce else ["Audit"]},
-    }
-    return policy, binding
+    variables = [
+        ("podTemplates", templates_expression()),
+        ("namespaceName", "has(object.metadata) && has(object.metadata.namespace) ? object.metadata.namespace : ''"),
+    ]
+    return admission.validating_admission_policy(
+        name, resource_rules=rules, operations=OPERATIONS, variables=variables, expression=expression(namespaces),
+        message=MESSAGE, metadata_labels=SR1_LABELS, enforce=enforce)
 
 
 def objects(inputs: ControlInputs) -> list[Rendered]:

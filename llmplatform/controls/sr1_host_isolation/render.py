@@ -33,10 +33,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from llmplatform import labels, naming
 from llmplatform.controls.exemptions import KUBERNETES_SYSTEM
 from llmplatform.controls.rendering import ControlInputs, Rendered
-from llmplatform.controls.sr1_identity.render import EXTRA_SUBRESOURCES, OPERATIONS, TEMPLATE_KINDS, lit, templates_expression
+from llmplatform.k8s import admission
+from llmplatform.controls.sr1_identity.render import EXTRA_SUBRESOURCES, OPERATIONS, SR1_LABELS, TEMPLATE_KINDS, lit, templates_expression
 
 POLICY_NAME = "llmplatform-sr1-host-isolation"
 PSS_ENFORCE = "pod-security.kubernetes.io/enforce"
@@ -95,32 +95,9 @@ def validating_admission_policy(exempt: Iterable[str], *, name: str = POLICY_NAM
     for k in TEMPLATE_KINDS:
         extra = EXTRA_SUBRESOURCES.get(k.resource, ()) + (POD_SUBRESOURCES if k.resource == "pods" else ())
         rules.setdefault((k.group, k.version), []).extend((k.resource, *extra))
-    meta_labels = {labels.PART_OF: "llm-platform", labels.MANAGED_BY: "pulumi", f"{labels.PREFIX}/control": "sr1"}
-    policy = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": naming.k8s(name), "labels": meta_labels},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {
-                "matchPolicy": "Equivalent",
-                "resourceRules": [
-                    {"apiGroups": [group], "apiVersions": [version], "operations": list(OPERATIONS),
-                     "resources": resources, "scope": "Namespaced"}
-                    for (group, version), resources in rules.items()
-                ],
-            },
-            "variables": [{"name": n, "expression": e} for n, e in variables],
-            "validations": [{"expression": expression, "message": message, "reason": "Forbidden"}],
-        },
-    }
-    binding = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": naming.k8s(f"{name}-binding"), "labels": meta_labels},
-        "spec": {"policyName": name, "validationActions": ["Deny"] if enforce else ["Audit"]},
-    }
-    return policy, binding
+    return admission.validating_admission_policy(
+        name, resource_rules=rules, operations=OPERATIONS, variables=variables, expression=expression,
+        message=message, metadata_labels=SR1_LABELS, enforce=enforce)
 
 
 def objects(inputs: ControlInputs) -> list[Rendered]:

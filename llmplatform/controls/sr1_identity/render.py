@@ -39,6 +39,8 @@ from typing import Any
 
 from llmplatform import labels, naming
 from llmplatform.controls.rendering import ControlInputs, Rendered
+from llmplatform.controls.sr1_network.render import SR1_LABELS
+from llmplatform.k8s import admission
 
 OPERATIONS = ("CREATE", "UPDATE")
 POLICY_NAME = "llmplatform-sr1-identity"
@@ -257,10 +259,6 @@ def _check(bindings: Sequence[IdentityBinding]) -> None:
         raise ValueError("SR1 identity rule inputs are invalid: " + "; ".join(sorted(set(problems))))
 
 
-def binding_name(name: str) -> str:
-    return f"{name}-binding"
-
-
 def validating_admission_policy(
     bindings: Sequence[IdentityBinding], *, name: str = POLICY_NAME, enforce: bool = True
 ) -> tuple[dict, dict]:
@@ -274,32 +272,9 @@ def validating_admission_policy(
     rules: dict[tuple[str, str], list[str]] = {}
     for k in TEMPLATE_KINDS:
         rules.setdefault((k.group, k.version), []).extend((k.resource, *EXTRA_SUBRESOURCES.get(k.resource, ())))
-    meta_labels = {labels.PART_OF: "llm-platform", labels.MANAGED_BY: "pulumi", f"{labels.PREFIX}/control": "sr1"}
-    policy = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": naming.k8s(name), "labels": meta_labels},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {
-                "matchPolicy": "Equivalent",
-                "resourceRules": [
-                    {"apiGroups": [group], "apiVersions": [version], "operations": list(OPERATIONS),
-                     "resources": resources, "scope": "Namespaced"}
-                    for (group, version), resources in rules.items()
-                ],
-            },
-            "variables": [{"name": n, "expression": e} for n, e in variables],
-            "validations": [{"expression": expression, "message": message, "reason": "Forbidden"}],
-        },
-    }
-    binding = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": naming.k8s(binding_name(name)), "labels": meta_labels},
-        "spec": {"policyName": name, "validationActions": ["Deny"] if enforce else ["Audit"]},
-    }
-    return policy, binding
+    return admission.validating_admission_policy(
+        name, resource_rules=rules, operations=OPERATIONS, variables=variables, expression=expression,
+        message=message, metadata_labels=SR1_LABELS, enforce=enforce)
 
 
 # ---- the platform's identities: who each trusted peer is ------------------------------------------
