@@ -2,7 +2,7 @@
 
 VLLM_HTTP = 8000
 """vLLM's serving port: its OpenAI API, its unauthenticated control routes (`/pause`, `/invocations`,
-...; see llmplatform/serving/vllm_routes.json) and /metrics. Only the inference gateway may connect."""
+...; see llmp/verify/vllm_routes.json) and /metrics. Only the inference gateway may connect."""
 VLLM_METRICS = 8001
 """The model-server pod's metrics-only port (a sidecar that answers GET /metrics from vLLM on loopback):
 what the endpoint pickers and Prometheus connect to instead of VLLM_HTTP."""

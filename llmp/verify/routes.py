@@ -31,7 +31,8 @@ from typing import Any
 import yaml
 
 from llmplatform import labels, naming
-from llmplatform.serving import vllm_metrics_proxy, vllm_routes
+from llmp.verify import vllm_routes
+from llmplatform.serving import vllm_metrics_proxy
 
 VLLM_IMAGE_REPO = "vllm/vllm-openai"
 VLLM_DEFAULT_PORT = 8000

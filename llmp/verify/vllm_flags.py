@@ -1,6 +1,6 @@
 """Every `vllm serve` flag the pinned vLLM release defines, and the check that the plan uses only those.
 
-Read from the pinned release's own source, never restated: the wheel `llmplatform.serving.vllm_routes`
+Read from the pinned release's own source, never restated: the wheel `llmp.verify.vllm_routes`
 names (vLLM 0.14.0, `vllm-0.14.0-cp38-abi3-manylinux_2_31_x86_64.whl`, its sha256 and git commit). The
 generator parses, with `ast`, the `add_argument` calls of
 
@@ -26,20 +26,18 @@ regenerates it then skips and says so).
 
 from __future__ import annotations
 
-import argparse
 import ast
 import difflib
 import json
-import os
 import re
-import sys
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmplatform.serving.vllm_routes import GIT_COMMIT, VERSION, WHEEL, WHEEL_SHA256
+from llmp.verify.vllm_routes import GIT_COMMIT, VERSION, WHEEL, WHEEL_SHA256
+from llmp.verify.vllm_source import record_main
 
 RECORD = Path(__file__).with_name("vllm_flags.json")
 PARSER_FILES = ("vllm/engine/arg_utils.py", "vllm/entrypoints/openai/cli_args.py", "vllm/entrypoints/cli/serve.py")
@@ -216,22 +214,8 @@ def check(objects: Iterable[Mapping[str, Any]], record: Mapping[str, Any] | None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m llmp.verify.vllm_flags", description=__doc__.split("\n")[0])
-    parser.add_argument("--src", default=os.environ.get("LLMP_VLLM_SRC"),
-                        help="the vLLM 0.14.0 wheel or an unpacked tree (default: $LLMP_VLLM_SRC)")
-    parser.add_argument("--write", action="store_true", help=f"rewrite {RECORD.name}")
-    ns = parser.parse_args(argv)
-    if not ns.src:
-        print("no vLLM source: pass --src or set LLMP_VLLM_SRC", file=sys.stderr)
-        return 2
-    record = generate(Path(ns.src))
-    text = json.dumps(record, indent=1) + "\n"
-    if ns.write:
-        RECORD.write_text(text)
-        print(f"wrote {RECORD} ({len(record['flags'])} flags)")
-    else:
-        sys.stdout.write(text)
-    return 0
+    return record_main(argv, prog="python -m llmp.verify.vllm_flags", description=__doc__.split("\n")[0], record=RECORD,
+                       generate=generate, counted="flags")
 
 
 if __name__ == "__main__":

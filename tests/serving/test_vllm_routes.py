@@ -21,7 +21,8 @@ import pytest
 
 from llmplatform import ports
 from llmplatform.config import ModelSpec
-from llmplatform.serving import routing, vllm, vllm_metrics_proxy, vllm_routes
+from llmp.verify import vllm_routes
+from llmplatform.serving import routing, vllm, vllm_metrics_proxy
 from tests.serving.conftest import capabilities, platform_config
 
 RECORD = vllm_routes.load()

@@ -28,7 +28,7 @@ Selector discipline (the two traps network-config-analyzer found, see NOTES):
   namespace owner could add.
 
 NetworkPolicy cannot tell vLLM's routes apart on its port (8000), and vLLM 0.14.0 checks its API key
-on `/v1*` only (`llmplatform/serving/vllm_routes.json`): only the inference gateway reaches that port;
+on `/v1*` only (`llmp/verify/vllm_routes.json`): only the inference gateway reaches that port;
 Prometheus and the endpoint pickers read `/metrics` from the pod's metrics-only sidecar
 (`ports.VLLM_METRICS`). Native NetworkPolicy cannot select a ServiceAccount either: the LiteLLM
 peer is (namespace AND role label), and `llmplatform.controls.sr1_identity.render` makes sure only LiteLLM's

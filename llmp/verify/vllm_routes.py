@@ -18,8 +18,8 @@ is built from; see `llmplatform.serving.images`). The generator parses, with `as
 does only under `VLLM_ALLOW_RUNTIME_LORA_UPDATING` (package source, versions 0.1.10 to 0.1.16,
 `sagemaker/lora/routes.py`): those two are stated in `_BOOTSTRAP_ROUTES`, not parsed.
 
-    python -m llmplatform.serving.vllm_routes --src <wheel or unpacked tree>          # print
-    python -m llmplatform.serving.vllm_routes --src <wheel or unpacked tree> --write  # rewrite the record
+    python -m llmp.verify.vllm_routes --src <wheel or unpacked tree>          # print
+    python -m llmp.verify.vllm_routes --src <wheel or unpacked tree> --write  # rewrite the record
 
 `--src` defaults to `$LLMP_VLLM_SRC`. Without the source, `vllm_routes.json` is the record (the test that
 regenerates it then skips and says so).
@@ -27,16 +27,15 @@ regenerates it then skips and says so).
 
 from __future__ import annotations
 
-import argparse
 import ast
 import json
-import os
 import re
-import sys
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+from llmp.verify.vllm_source import record_main
 
 RECORD = Path(__file__).with_name("vllm_routes.json")
 VERSION = "0.14.0"
@@ -230,22 +229,8 @@ def condition_holds(conds: list[Mapping[str, Any]], env: Mapping[str, str], args
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m llmplatform.serving.vllm_routes", description=__doc__.split("\n")[0])
-    parser.add_argument("--src", default=os.environ.get("LLMP_VLLM_SRC"),
-                        help="the vLLM 0.14.0 wheel or an unpacked tree (default: $LLMP_VLLM_SRC)")
-    parser.add_argument("--write", action="store_true", help=f"rewrite {RECORD.name}")
-    ns = parser.parse_args(argv)
-    if not ns.src:
-        print("no vLLM source: pass --src or set LLMP_VLLM_SRC", file=sys.stderr)
-        return 2
-    record = generate(Path(ns.src))
-    text = json.dumps(record, indent=1) + "\n"
-    if ns.write:
-        RECORD.write_text(text)
-        print(f"wrote {RECORD} ({len(record['routes'])} routes)")
-    else:
-        sys.stdout.write(text)
-    return 0
+    return record_main(argv, prog="python -m llmp.verify.vllm_routes", description=__doc__.split("\n")[0], record=RECORD,
+                       generate=generate, counted="routes")
 
 
 if __name__ == "__main__":
