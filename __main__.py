@@ -85,6 +85,7 @@ tenant_gateway = TenantGateway(
     opts=k8s_opts,
 )
 pulumi.export("tenantGatewayUrl", tenant_gateway.service_url)
+pulumi.export("tenantGatewayCapacity", tenant_gateway.capacity.summary())
 # --- end tenant gateway ---
 
 # --- governance (GovernancePack) ---

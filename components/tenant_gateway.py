@@ -27,6 +27,7 @@ from llmplatform import labels, naming
 from llmplatform.config.model import ModelSpec, TenantGatewaySpec, TenantSpec
 from llmplatform.controls.tiers import ControlPlan
 from llmplatform.gateway import db_ready, images, reconcile, tenants, workloads
+from llmplatform.gateway.capacity import GatewayCapacity, Measured, capacity_problems, gateway_load, size_gateway
 from llmplatform.gateway.hooks import hook_source
 from llmplatform.gateway.litellm_config import CONFIG_FILE, HOOK_MODULE, budget_facts, render_proxy_config
 from llmplatform.controls.sr3_fail_closed.predicates import sr3_violations
@@ -98,6 +99,7 @@ def validate(args: TenantGatewayArgs, config: Mapping[str, Any]) -> list[Problem
     if fail_closed and gw.replicas < 2:
         out.append(Problem("gateway.replicas", gw.replicas, "fail_closed (prod) needs >= 2 LiteLLM replicas so a "
                            "node drain or a crash does not stop every tenant"))
+    out += capacity_problems(gateway_load(gw, args.tenants), Measured.load(), key="gateway")
     if gw.backup_bucket and not gw.backup_bucket.startswith("gs://"):
         out.append(Problem("gateway.backup_bucket", gw.backup_bucket, "must be a gs:// URL"))
     out += unknown_model_problems([(t.name, t.allowed_models) for t in args.tenants], [m.name for m in args.models])
@@ -122,11 +124,14 @@ class TenantGateway(pulumi.ComponentResource):
     """Secret. LiteLLM's admin key (`sk-...`); only the reconciler Job uses it in-cluster."""
     deployment: k8s.apps.v1.Deployment
     """Escape hatch: the LiteLLM Deployment."""
+    capacity: GatewayCapacity
+    """Pods, workers, CPU and memory derived from the tenants' load (llmplatform/gateway/capacity.py)."""
 
     def __init__(self, name: str, args: TenantGatewayArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__(TYPE, name, None, opts)
         gw = args.gateway
         served = dict(args.served_names or {m.name: m.served_name for m in args.models})
+        self.capacity = size_gateway(gateway_load(gw, args.tenants), Measured.load())
         headers = args.model_headers
 
         fail_closed = args.control_plan.fail_closed
@@ -225,10 +230,14 @@ class TenantGateway(pulumi.ComponentResource):
             f"{name}-config", metadata=meta(workloads.LITELLM_CONFIG, workloads.LITELLM),
             data={CONFIG_FILE: config_yaml, f"{HOOK_MODULE}.py": hook, workloads.DB_READY_FILE: probe},
             opts=child))
+        cap = self.capacity
         pod = workloads.LitellmPod(
-            image=args.litellm_image, replicas=gw.replicas, fail_closed=fail_closed, redis=gw.redis,
+            image=args.litellm_image, replicas=None if cap.autoscaled else cap.min_replicas,
+            cpu_request_m=cap.cpu_request_m, memory_request_mi=cap.memory_request_mi,
+            memory_limit_mi=cap.memory_limit_mi, fail_closed=fail_closed, redis=gw.redis,
             redis_host=pulumi.Output.from_input(ns).apply(workloads.redis_host),
-            prefix_cache_mode=args.control_plan.prefix_cache_mode.value, config_hash="", spread=gw.replicas > 1)
+            prefix_cache_mode=args.control_plan.prefix_cache_mode.value, config_hash="",
+            spread=cap.max_replicas > 1)
         spec = workloads.litellm_deployment_spec(pod)
         spec["template"]["metadata"]["annotations"]["llmplatform.io/config-hash"] = config_yaml.apply(
             lambda text: _hash(text, hook, probe))
@@ -237,18 +246,26 @@ class TenantGateway(pulumi.ComponentResource):
                                        "annotations": workloads.LITELLM_ANNOTATIONS}, spec=spec,
             # First rollout waits for CNPG to bootstrap the database and the migrations to run.
             opts=pulumi.ResourceOptions(parent=self, depends_on=deps,
-                                        custom_timeouts=pulumi.CustomTimeouts(create="20m", update="20m")))
+                                        custom_timeouts=pulumi.CustomTimeouts(
+                                            **workloads.litellm_rollout_timeouts(cap.max_replicas))))
         service = k8s.core.v1.Service(
             f"{name}-service", metadata=meta(workloads.LITELLM, workloads.LITELLM),
             spec=workloads.litellm_service_spec(), opts=child)
-        if gw.replicas > 1:
+        if cap.autoscaled:
+            k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-hpa", metadata=meta(workloads.LITELLM, workloads.LITELLM),
+                spec=workloads.litellm_hpa_spec(min_replicas=cap.min_replicas, max_replicas=cap.max_replicas,
+                                                cpu_target_m=cap.hpa_cpu_target_m),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.deployment]))
+        if cap.min_replicas > 1:
             k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-pdb", metadata=meta(workloads.LITELLM, workloads.LITELLM),
                 spec=workloads.litellm_pdb_spec(), opts=child)
         self.service_url = pulumi.Output.from_input(ns).apply(workloads.service_url)
 
         self._reconciler(name, args, served, [self.deployment, service])
-        self.register_outputs({"serviceUrl": self.service_url, "serviceAccountName": self.service_account_name})
+        self.register_outputs({"serviceUrl": self.service_url, "serviceAccountName": self.service_account_name,
+                               "capacity": self.capacity.summary()})
 
     def _reconciler(self, name: str, args: TenantGatewayArgs, served: dict[str, str],
                     after: list[pulumi.Resource]) -> None:

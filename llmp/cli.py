@@ -97,6 +97,8 @@ def plan(
     write_cost_json(cost, out_dir / "cost.json")
     if not quiet:
         print_estimate(cost, console, quiet=False)
+        if run.outputs.get("tenantGatewayCapacity"):
+            console.print(f"tenant gateway capacity: {run.outputs['tenantGatewayCapacity']}", highlight=False)
     from llmp.plan.crossguard import POLICY_EXIT_CODE, has_mandatory, run_policies, write_policy_json
     from llmp.plan.crossguard.findings import print_findings, summary
 

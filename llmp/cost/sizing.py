@@ -249,6 +249,11 @@ def plan_rows(resources: Iterable[Mapping[str, Any]]) -> list[SizingRow]:
     resources = list(resources)
     istiod = next((r["inputs"] for r in resources if r.get("type") == "kubernetes:helm.sh/v3:Release"
                    and str(r["inputs"].get("chart")) == "istiod"), None)
+    # A Deployment an HPA scales leaves `replicas` unset: it must have room at the HPA's maximum.
+    hpa_max = {(str((r["inputs"].get("metadata") or {}).get("namespace", "")),
+                str(((r["inputs"].get("spec") or {}).get("scaleTargetRef") or {}).get("name", ""))):
+               int((r["inputs"].get("spec") or {}).get("maxReplicas", 1))
+               for r in resources if (r.get("inputs") or {}).get("kind") == "HorizontalPodAutoscaler"}
     rows: list[SizingRow] = []
     for res in resources:
         inputs = res.get("inputs") or {}
@@ -260,9 +265,11 @@ def plan_rows(resources: Iterable[Mapping[str, Any]]) -> list[SizingRow]:
         if kind in _POD_KINDS:
             req = pod_requests((spec.get("template") or {}).get("spec") or {})
             count = int(spec.get("replicas", 1)) if kind != "Job" else int(spec.get("parallelism", 1))
-            if req is not None and count > 0:
-                rows.append(SizingRow(workload=where, source="rendered", replicas=count, per_pod=req,
-                                      transient=_POD_KINDS[kind]))
+            scaled = hpa_max.get((str(meta.get("namespace", "")), str(meta.get("name", "")))) \
+                if kind == "Deployment" else None
+            if req is not None and (scaled or count) > 0:
+                rows.append(SizingRow(workload=where, source="rendered (HPA max)" if scaled else "rendered",
+                                      replicas=scaled or count, per_pod=req, transient=_POD_KINDS[kind]))
         elif kind == "Cluster" and str(inputs.get("apiVersion", "")).startswith("postgresql.cnpg.io/"):
             rows.append(SizingRow(workload=where, source="rendered (CNPG instances)",
                                   replicas=int(spec.get("instances", 1)),

@@ -406,6 +406,17 @@ class TenantGatewaySpec(Frozen):
     """LiteLLM and its budget store. SR3's fail-closed settings follow the profile, not this block."""
 
     replicas: Annotated[int, Field(ge=1, le=20)] = 1
+    """LiteLLM pods always running: the HA floor the autoscaler keeps (more if the floor cannot absorb the
+    tenants' peak at full CPU; see llmplatform/gateway/capacity.py)."""
+    max_replicas: Annotated[int, Field(ge=1, le=100)] | None = None
+    """Most LiteLLM pods the HorizontalPodAutoscaler may run (they need room on the system pool). None: `replicas`, no
+    autoscaler. The tenants' peak at `target_cpu_utilization` must fit it, or the stack is refused."""
+    peak_factor: Annotated[float, Field(ge=1, le=60)] = 2.0
+    """The tenants' peak request rate as a multiple of the sum of their RPM limits per second (an RPM
+    limit is enforced per minute, so a minute's allowance can arrive in seconds)."""
+    target_cpu_utilization: Annotated[float, Field(ge=0.2, le=0.9)] = 0.6
+    """The share of a worker's core the autoscaler holds each pod at: the rest is burst headroom while new
+    pods start (36-98 s)."""
     redis: bool = False
     """True: a Redis StatefulSet shares budget counters between LiteLLM replicas (required above 1)."""
     postgres_instances: Annotated[int, Field(ge=1, le=9)] = 1

@@ -15,6 +15,7 @@ from typing import Any
 
 from llmplatform.config.model import ClusterLocation, GkeSubstrate, PlatformConfig, VastSubstrate
 from llmplatform.controls import tiers
+from llmplatform.gateway.capacity import Measured, capacity_problems, gateway_load
 from llmplatform.predicates.capacity import quota_violations
 from llmplatform.predicates.models import unknown_model_problems
 from llmplatform.controls.sr3_fail_closed.predicates import BudgetFacts, sr3_violations
@@ -108,6 +109,7 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
     if sr3.fail_closed and not gw.backup_bucket:
         out.append(Problem("tenant_gateway.backup_bucket", None, "required on prod: the budget database needs backups",
                            missing=True))
+    out += capacity_problems(gateway_load(gw, cfg.tenants), Measured.load())
     if gw.backup_bucket and not re.fullmatch(r"gs://[a-z0-9][-_.a-z0-9]{1,220}(/.*)?", gw.backup_bucket):
         out.append(Problem("tenant_gateway.backup_bucket", gw.backup_bucket, "must be a gs:// bucket URL"))
     return out

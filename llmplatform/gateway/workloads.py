@@ -88,7 +88,12 @@ class LitellmPod:
     """What decides the proxy's pod: plain values only."""
 
     image: str = images.LITELLM_IMAGE
-    replicas: int
+    replicas: int | None
+    """Pods the Deployment asks for; None: a HorizontalPodAutoscaler owns the count (`spec.replicas` is left
+    unset so a `pulumi up` never resets what the autoscaler chose)."""
+    cpu_request_m: int = 500
+    memory_request_mi: int = 1024
+    memory_limit_mi: int = 2048
     fail_closed: bool
     """True: readiness also proves the budget database answers (db_ready.py), prod's SR3 profile."""
     redis: bool
@@ -140,20 +145,23 @@ def litellm_deployment_spec(pod: LitellmPod) -> dict[str, Any]:
     http = {"port": ports.LITELLM_HTTP}
     if pod.fail_closed:
         readiness = {"exec": {"command": ["python", f"{CONFIG_DIR}/{DB_READY_FILE}"]},
-                     "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 2}
+                     "periodSeconds": LITELLM_READINESS_PERIOD_S, "timeoutSeconds": 5, "failureThreshold": 2}
     else:
-        readiness = {"httpGet": {"path": "/health/readiness", **http}, "periodSeconds": 10, "timeoutSeconds": 5}
+        readiness = {"httpGet": {"path": "/health/readiness", **http}, "periodSeconds": LITELLM_READINESS_PERIOD_S,
+                     "timeoutSeconds": 5}
     container = {
         "name": "litellm",
         "image": pod.image,
         "args": ["--config", f"{CONFIG_DIR}/{CONFIG_FILE}", "--port", str(ports.LITELLM_HTTP)],
         "ports": [{"name": "http", "containerPort": ports.LITELLM_HTTP, "protocol": "TCP"}],
         "env": env,
-        "startupProbe": {"httpGet": {"path": "/health/liveliness", **http}, "periodSeconds": 5, "failureThreshold": 60},
+        "startupProbe": {"httpGet": {"path": "/health/liveliness", **http}, "periodSeconds": LITELLM_STARTUP["period"],
+                         "failureThreshold": LITELLM_STARTUP["failures"]},
         # Liveness never depends on the database: an outage must not restart every proxy at once.
         "livenessProbe": {"httpGet": {"path": "/health/liveliness", **http}, "periodSeconds": 15, "failureThreshold": 3},
         "readinessProbe": readiness,
-        "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}},
+        "resources": {"requests": {"cpu": f"{pod.cpu_request_m}m", "memory": f"{pod.memory_request_mi}Mi"},
+                      "limits": {"memory": f"{pod.memory_limit_mi}Mi"}},
         "securityContext": RESTRICTED_CONTAINER,
         "volumeMounts": [config_mount, *scratch_mounts],
     }
@@ -185,8 +193,9 @@ def litellm_deployment_spec(pod: LitellmPod) -> dict[str, Any]:
              "labelSelector": {"matchLabels": selector(LITELLM)}}
             for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
         ]
+    replicas = {} if pod.replicas is None else {"replicas": pod.replicas}
     return {
-        "replicas": pod.replicas,
+        **replicas,
         "selector": {"matchLabels": selector(LITELLM)},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
         "template": {"metadata": {"labels": pod_labels, "annotations": {"llmplatform.io/config-hash": pod.config_hash}},
@@ -194,9 +203,43 @@ def litellm_deployment_spec(pod: LitellmPod) -> dict[str, Any]:
     }
 
 
+LITELLM_STARTUP = {"period": 5, "failures": 60}
+"""The proxy's startup probe: up to 5 minutes to import LiteLLM, connect Prisma and load the config."""
+LITELLM_READINESS_PERIOD_S = 10
+
+
+def litellm_rollout_timeouts(max_pods: int) -> dict[str, str]:
+    """Pulumi `customTimeouts` for the proxy Deployment. Create: 20 minutes (CNPG bootstraps the database and
+    the migrations run first). Update: a rolling update with maxSurge 1 and maxUnavailable 0 replaces pods
+    one at a time, each allowed its startup probe and one readiness period, up to the autoscaler's max."""
+    per_pod_s = LITELLM_STARTUP["period"] * LITELLM_STARTUP["failures"] + LITELLM_READINESS_PERIOD_S
+    return {"create": "20m", "update": f"{max(20, -(-max_pods * per_pod_s // 60))}m"}
+
+
 def litellm_service_spec() -> dict[str, Any]:
     return {"type": "ClusterIP", "selector": selector(LITELLM),
             "ports": [{"name": "http", "port": ports.LITELLM_HTTP, "targetPort": "http", "protocol": "TCP"}]}
+
+
+def litellm_hpa_spec(*, min_replicas: int, max_replicas: int, cpu_target_m: int) -> dict[str, Any]:
+    """autoscaling/v2 spec for the proxy: average CPU use per pod held at `cpu_target_m` (an absolute value,
+    not a share of the request: see llmplatform/gateway/capacity.py). Scale-up is immediate (new pods take
+    36-98 s to become ready, so waiting would only add to that); scale-down waits five minutes and removes
+    one pod a minute, so a burst that ends and restarts does not bounce the pod count."""
+    return {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": LITELLM},
+        "minReplicas": min_replicas,
+        "maxReplicas": max_replicas,
+        "metrics": [{"type": "Resource", "resource": {
+            "name": "cpu", "target": {"type": "AverageValue", "averageValue": f"{cpu_target_m}m"}}}],
+        "behavior": {
+            "scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
+                        "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15},
+                                     {"type": "Pods", "value": 4, "periodSeconds": 15}]},
+            "scaleDown": {"stabilizationWindowSeconds": 300,
+                          "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]},
+        },
+    }
 
 
 def litellm_pdb_spec() -> dict[str, Any]:

@@ -50,6 +50,7 @@ def test_dev_is_one_database_instance_one_replica_no_redis_no_pdb_no_backups(rec
     assert recorder.inputs(recorder.named("tgw-proxy"))["spec"]["replicas"] == 1
     found = kinds(recorder)
     assert "PodDisruptionBudget" not in found and "StatefulSet" not in found
+    assert "HorizontalPodAutoscaler" not in found
     assert "tgw-db-backup" not in {r.name for r in recorder.registrations}
 
 
@@ -59,7 +60,15 @@ def test_prod_is_three_instances_backed_up_three_replicas_with_a_pdb_and_redis(r
     db = recorder.inputs(recorder.named("tgw-db"))["spec"]
     assert db["instances"] == 3 and db["backup"]["barmanObjectStore"]["destinationPath"].startswith("gs://")
     assert recorder.inputs(recorder.named("tgw-db-backup"))["kind"] == "ScheduledBackup"
-    assert recorder.inputs(recorder.named("tgw-proxy"))["spec"]["replicas"] == 3
+    # Prod autoscales: the HPA owns the pod count (3 to 8), the Deployment leaves `replicas` unset.
+    proxy = recorder.named("tgw-proxy")
+    assert "replicas" not in recorder.inputs(proxy)["spec"]
+    hpa = recorder.named("tgw-hpa")
+    assert hpa.type == "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+    spec = recorder.inputs(hpa)["spec"]
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (3, 8)
+    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "litellm"}
+    assert proxy.urn in hpa.dependencies
     assert recorder.inputs(recorder.named("tgw-pdb"))["spec"]["maxUnavailable"] == 1
     assert recorder.named("tgw-cache-set").type == "kubernetes:apps/v1:StatefulSet"
 
