@@ -90,7 +90,8 @@ def validate(args: TenantGatewayArgs, config: Mapping[str, Any]) -> list[Problem
     """Every problem with `args`, judged on the proxy config they render to (empty: deployable)."""
     gw, fail_closed = args.gateway, args.control_plan.fail_closed
     out: list[Problem] = []
-    facts = budget_facts(config, postgres_instances=gw.postgres_instances, gateway_replicas=gw.replicas)
+    facts = budget_facts(config, postgres_instances=gw.postgres_instances,
+                         gateway_replicas=max(gw.replicas, gw.max_replicas or 0))
     for problem in sr3_violations(facts, fail_closed_required=fail_closed):
         out.append(replace(problem, path=SR3_ARGS[problem.path], reason=f"SR3: {problem.reason}"))
     if fail_closed and not gw.backup_bucket:

@@ -101,7 +101,7 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
         allow_requests_on_db_unavailable=not sr3.fail_closed,
         fail_closed_budget_enforcement=sr3.fail_closed,
         postgres_instances=gw.postgres_instances,
-        gateway_replicas=gw.replicas,
+        gateway_replicas=max(gw.replicas, gw.max_replicas or 0),
         redis_wired=gw.redis,
         key_cache_ttl_seconds=gw.key_cache_ttl_seconds,
     )

@@ -90,3 +90,12 @@ def test_whatever_fits_carries_the_peak(rpm, floor, peak, target, cpu):
     assert 250 <= cap.cpu_request_m <= 1000 and cap.cpu_request_m % 100 == 0 or cap.cpu_request_m == 250
     assert cap.memory_request_mi >= 1300 and cap.memory_request_mi % 128 == 0
     assert math.isclose(cap.hpa_cpu_target_m, round(1000 * target))
+
+
+def test_an_autoscaled_gateway_without_redis_is_refused_like_fixed_replicas():
+    # Each pod counts spend in its own memory without Redis: the HPA's maximum is what may run at once.
+    raw = stack_raw("dev")
+    raw["tenant_gateway"] = {**raw["tenant_gateway"], "replicas": 1, "max_replicas": 3, "redis": False}
+    with pytest.raises(ConfigError) as info:
+        load_platform_config(raw)
+    assert "tenant_gateway.redis" in str(info.value) and "3 gateway replicas without Redis" in str(info.value)

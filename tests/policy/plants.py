@@ -140,6 +140,21 @@ def replicas_without_redis(doc: Doc) -> None:
                           and template_role(o) == L.ROLE_BUDGET_CACHE)
 
 
+def autoscaled_without_redis(doc: Doc) -> None:
+    """One gateway pod by its own count, but an HPA that may run four: four budgets without shared counters."""
+    gateway = find(doc, "Deployment", lambda o: template_role(o) == L.ROLE_TENANT_GATEWAY)
+    gateway["spec"].pop("replicas", None)
+    meta = gateway["metadata"]
+    remove_objects(doc, lambda o: o["kind"] == "HorizontalPodAutoscaler")
+    add_object(doc, "planted-gateway-hpa", {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": meta["name"], "namespace": meta.get("namespace")},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": meta["name"]},
+                 "minReplicas": 1, "maxReplicas": 4}})
+    assert remove_objects(doc, lambda o: o["kind"] in ("StatefulSet", "Deployment")
+                          and template_role(o) == L.ROLE_BUDGET_CACHE)
+
+
 def image_by_tag(doc: Doc) -> None:
     epp = find(doc, "Deployment", lambda o: template_role(o) == L.ROLE_EPP)
     container = epp["spec"]["template"]["spec"]["containers"][0]
@@ -175,6 +190,7 @@ PLANTS = {
     "long-key-cache-ttl": (long_key_cache_ttl, "sr3-prod-fails-closed"),
     "cnpg-one-instance": (cnpg_one_instance, "sr3-prod-budget-db-ha"),
     "replicas-without-redis": (replicas_without_redis, "sr3-shared-budget-counters"),
+    "autoscaled-without-redis": (autoscaled_without_redis, "sr3-shared-budget-counters"),
     "image-by-tag": (image_by_tag, "hygiene-images-pinned"),
     "plaintext-secret-in-env": (plaintext_secret_in_env, "hygiene-no-plaintext-secrets"),
     "plaintext-secret-in-configmap": (plaintext_secret_in_configmap, "hygiene-no-plaintext-secrets"),

@@ -120,7 +120,13 @@ def facts_from_objects(objects: list[dict], *, tenant_gateway_role: str, budget_
 
     workloads = [o for o in objects if o.get("kind") in ("Deployment", "StatefulSet")]
     gateways = [o for o in workloads if pod_role(o) == tenant_gateway_role]
-    replicas = sum(int((o.get("spec") or {}).get("replicas", 1)) for o in gateways)
+    # The most pods a gateway Deployment runs: its own count (1 when unset), or what an autoscaler targeting
+    # it may scale it to; an HPA's maximum counts, not the count the Deployment starts with.
+    scalers = {((o.get("metadata") or {}).get("namespace"), ((o.get("spec") or {}).get("scaleTargetRef") or {}).get(
+        "name")): int((o.get("spec") or {}).get("maxReplicas") or (o.get("spec") or {}).get("maxReplicaCount") or 1)
+        for o in objects if o.get("kind") in ("HorizontalPodAutoscaler", "ScaledObject")}
+    replicas = sum(max(int((o.get("spec") or {}).get("replicas", 1)), scalers.get(
+        ((o.get("metadata") or {}).get("namespace"), (o.get("metadata") or {}).get("name")), 0)) for o in gateways)
     cache_pods = any(pod_role(o) == budget_cache_role for o in workloads)
     clusters = [o for o in objects if o.get("kind") == "Cluster" and str(o.get("apiVersion", "")).startswith(
         "postgresql.cnpg.io/")]
