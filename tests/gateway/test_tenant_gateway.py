@@ -149,7 +149,8 @@ def test_tenant_namespaces_get_their_own_secret_only_rbac(recorder):
 
 def test_every_invalid_input_is_reported_at_once(recorder):
     cfg = stack_config("prod")
-    weak = cfg.tenant_gateway.model_copy(update={"replicas": 1, "redis": False, "postgres_instances": 1,
+    weak = cfg.tenant_gateway.model_copy(update={"replicas": 1, "max_replicas": None, "redis": False,
+                                                 "postgres_instances": 1,
                                                  "backup_bucket": None, "key_cache_ttl_seconds": 600})
     with pytest.raises(InputPropertiesError) as err:
         recorder.run(build("prod", gateway=weak, key_namespaces={"ghost": "ns"}))
