@@ -14,6 +14,7 @@ from llmplatform import naming
 from llmplatform.config.pulumi_source import read_platform_config, read_secret
 from llmplatform.controls.exemptions import sr2_exempt_namespaces
 from llmplatform.controls.tiers import plan_controls
+from llmplatform.gateway.edge import source_ranges as edge_source_ranges
 from llmplatform.gateway.workloads import BUDGET_DB
 from llmplatform.serving.control_plane import control_plane_ports
 from substrates.build import build_substrate
@@ -81,11 +82,15 @@ tenant_gateway = TenantGateway(
         key_namespaces={t: ns.metadata.name for t, ns in namespaces.tenants.items()},
         backup_gcp_service_account=substrate.backup_identity,
         key_rotation=cfg.tenant_gateway.key_rotation,
+        # The public edge's Cloud Armor policy and certificate map (GKE, mode public); None otherwise.
+        edge_gcp=substrate.edge,
     ),
     opts=k8s_opts,
 )
 pulumi.export("tenantGatewayUrl", tenant_gateway.service_url)
 pulumi.export("tenantGatewayCapacity", tenant_gateway.capacity.summary())
+# What tenants' clients (IDEs, `llmp ide-config`) use: see llmplatform/gateway/edge.py `client_base_url`.
+pulumi.export("tenantClientUrl", tenant_gateway.client_url)
 # --- end tenant gateway ---
 
 # --- governance (GovernancePack) ---
@@ -104,6 +109,9 @@ governance = GovernancePack(
         sr2_exempt_namespaces=sr2_exempt_namespaces(cfg.governance.extra_exempt_namespaces,
                                                     system_namespaces=substrate.capabilities.system_namespaces),
         kube_api_cidrs=substrate.kube_api_cidrs,
+        # Where edge traffic reaches LiteLLM's pods from (client ranges, or the Google proxies): admitted on
+        # LiteLLM's port only (SR1).
+        client_cidrs=edge_source_ranges(cfg.tenant_gateway.exposure),
     ),
     opts=k8s_opts,
 )

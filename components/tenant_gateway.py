@@ -23,10 +23,11 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import yaml
 
-from llmplatform import labels, naming
+from llmplatform import labels, naming, ports
 from llmplatform.config.model import ModelSpec, TenantGatewaySpec, TenantSpec
 from llmplatform.controls.tiers import ControlPlan
-from llmplatform.gateway import db_ready, images, reconcile, tenants, workloads
+from llmplatform.config.model import ExposureMode
+from llmplatform.gateway import db_ready, edge, images, reconcile, tenants, workloads
 from llmplatform.gateway.capacity import GatewayCapacity, Measured, capacity_problems, gateway_load, size_gateway
 from llmplatform.gateway.hooks import hook_source
 from llmplatform.gateway.litellm_config import CONFIG_FILE, HOOK_MODULE, budget_facts, render_proxy_config
@@ -74,6 +75,9 @@ class TenantGatewayArgs:
     litellm_image: str = images.LITELLM_IMAGE
     install_operator: bool = True
     """False: the CNPG operator is installed elsewhere (its CRDs must exist before this component)."""
+    edge_gcp: edge.EdgeGcp | None = None
+    """`gateway.exposure.mode: public` only (required then): the Cloud Armor policy and certificate map the
+    substrate created, which the edge's GCPBackendPolicy and Gateway name (`substrates/gke/tenant_edge.py`)."""
 
 
 SR3_ARGS: dict[str, str] = {
@@ -104,6 +108,9 @@ def validate(args: TenantGatewayArgs, config: Mapping[str, Any]) -> list[Problem
     if gw.backup_bucket and not gw.backup_bucket.startswith("gs://"):
         out.append(Problem("gateway.backup_bucket", gw.backup_bucket, "must be a gs:// URL"))
     out += unknown_model_problems([(t.name, t.allowed_models) for t in args.tenants], [m.name for m in args.models])
+    if gw.exposure.mode == ExposureMode.PUBLIC and args.edge_gcp is None:
+        out.append(Problem("edge_gcp", None, "required with gateway.exposure.mode public: the Cloud Armor policy "
+                           "(client allow-list) and certificate map the substrate created", missing=True))
     stray = sorted(set(args.key_namespaces or {}) - {t.name for t in args.tenants})
     if stray:
         out.append(Problem("key_namespaces", stray, "must name configured tenants only"))
@@ -119,6 +126,9 @@ class TenantGateway(pulumi.ComponentResource):
 
     service_url: pulumi.Output[str]
     """In-cluster base URL of LiteLLM (`http://litellm.<ns>.svc.cluster.local:4000`); clients add `/v1`."""
+    client_url: pulumi.Output[str | None]
+    """Base URL tenants' clients use (`edge.client_base_url`): the in-cluster URL on `cluster`, `https://<hostname>`
+    on `public`, `http://<hostname or the internal load balancer's address>:4000` on `internal`."""
     service_account_name: str
     """The ServiceAccount LiteLLM pods run as; the governance layer ties the tenant-gateway role label to it."""
     master_key: pulumi.Output[str]
@@ -263,10 +273,36 @@ class TenantGateway(pulumi.ComponentResource):
                 f"{name}-pdb", metadata=meta(workloads.LITELLM, workloads.LITELLM),
                 spec=workloads.litellm_pdb_spec(), opts=child)
         self.service_url = pulumi.Output.from_input(ns).apply(workloads.service_url)
+        self.client_url = self._edge(name, args, after=[service])
 
         self._reconciler(name, args, served, [self.deployment, service])
-        self.register_outputs({"serviceUrl": self.service_url, "serviceAccountName": self.service_account_name,
+        self.register_outputs({"serviceUrl": self.service_url, "clientUrl": self.client_url,
+                               "serviceAccountName": self.service_account_name,
                                "capacity": self.capacity.summary()})
+
+    def _edge(self, name: str, args: TenantGatewayArgs, after: list[pulumi.Resource]) -> pulumi.Output[str | None]:
+        """The tenant edge (`llmplatform/gateway/edge.py`): what clients outside the cluster connect to."""
+        exposure = args.gateway.exposure
+        opts = pulumi.ResourceOptions(parent=self, depends_on=after)
+        created: dict[str, pulumi.Resource] = {}
+        for role, obj in edge.edge_objects(exposure, args.namespace, args.edge_gcp):
+            if obj["kind"] == "Service":
+                created[role] = k8s.core.v1.Service(f"{name}-{role}", metadata=obj["metadata"], spec=obj["spec"],
+                                                    opts=opts)
+            else:
+                created[role] = k8s.apiextensions.CustomResource(
+                    f"{name}-{role}", api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"],
+                    spec=obj["spec"], opts=opts)
+        match exposure.mode:
+            case ExposureMode.PUBLIC:
+                return pulumi.Output.from_input(f"https://{exposure.hostname}")
+            case ExposureMode.INTERNAL if exposure.hostname:
+                return pulumi.Output.from_input(f"http://{exposure.hostname}:{ports.LITELLM_HTTP}")
+            case ExposureMode.INTERNAL:
+                service = created["edge-service"]
+                assert isinstance(service, k8s.core.v1.Service)
+                return service.status.apply(_load_balancer_url)
+        return self.service_url
 
     def _reconciler(self, name: str, args: TenantGatewayArgs, served: dict[str, str],
                     after: list[pulumi.Resource]) -> None:
@@ -313,6 +349,15 @@ class TenantGateway(pulumi.ComponentResource):
             spec=workloads.reconcile_job_spec(image=args.litellm_image, proxy_url=self.service_url),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*after, config, *rbac],
                                         custom_timeouts=pulumi.CustomTimeouts(create="20m")))
+
+
+def _load_balancer_url(status: Any) -> str | None:
+    """`http://<address>:4000` once GKE assigned the internal load balancer's address; None before."""
+    ingress = ((status or {}).get("load_balancer") or {}).get("ingress") if isinstance(status, dict) else (
+        getattr(getattr(status, "load_balancer", None), "ingress", None))
+    first = (ingress or [None])[0]
+    ip = (first.get("ip") if isinstance(first, dict) else getattr(first, "ip", None)) if first else None
+    return f"http://{ip}:{ports.LITELLM_HTTP}" if ip else None
 
 
 def _source(module: Any) -> str:

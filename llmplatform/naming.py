@@ -51,6 +51,11 @@ def gcp_firewall(stack: str, role: str) -> str:
     return _check(f"llmp-{stack}-{role}", GCP_FIREWALL_MAX, "GCP firewall rule")
 
 
+def gcp_edge(stack: str, role: str) -> str:
+    """The public edge's Cloud Armor policy and Certificate Manager objects (RFC 1035, at most 63 characters)."""
+    return _check(f"llmp-{stack}-{role}", GCP_FIREWALL_MAX, "GCP load-balancing resource")
+
+
 def gcp_service_account_id(stack: str, role: str) -> str:
     name = f"llmp-{stack}-{role}"
     low, high = GCP_SERVICE_ACCOUNT_ID

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from llmplatform.gateway.edge import EdgeGcp
 from substrates.capabilities import SubstrateCapabilities
 
 
@@ -39,4 +40,6 @@ class Substrate:
     """The GCP service account email that may write the budget database's backups (GKE with a backup
     bucket); None: no cloud identity, the backups need no workload identity (or there are none)."""
     root: pulumi.ComponentResource
+    edge: EdgeGcp | None = None
+    """The cloud half of a public tenant edge (Cloud Armor policy, certificate map); None: no public edge."""
     """The substrate's top component (GkeCluster, VastCluster), for exports and dependencies."""

@@ -37,7 +37,7 @@ def build_substrate(
             writer = BackupWriter(bucket=bucket, namespace=backup_namespace,
                                   service_account=backup_service_account) if bucket else None
             return build_gke("gke", stack, gke, cfg.gpu_pool, control_plane_ports=control_plane_ports,
-                             backup_writer=writer)
+                             backup_writer=writer, exposure=cfg.tenant_gateway.exposure)
         case VastSubstrate() as vast:
             return build_vast("vast", stack, vast, ssh_private_key=ssh_private_key)
     raise TypeError(f"no substrate builder for {type(cfg.substrate).__name__}")

@@ -64,6 +64,10 @@ class SubstrateCapabilities:
     """>1: each physical GPU is advertised this many times; lower vLLM's memory fraction to match."""
     storage_class: str = "standard-rwo"
     load_balancer_available: bool = True
+    tenant_edge_modes: tuple[str, ...] = ("cluster", "internal", "public")
+    """`tenant_gateway.exposure.mode` values this substrate can build (see llmplatform/gateway/edge.py):
+    `internal` needs an internal passthrough load balancer that keeps client addresses, `public` a GKE
+    Gateway with Certificate Manager and Cloud Armor. A mode not listed is a config error."""
     gateway: GatewayImplementation = GatewayImplementation.ISTIO
     managed_crds: tuple[str, ...] = ()
     """CRDs (`Kind.group`) the substrate installs and owns before the program runs; the program must not
@@ -80,7 +84,8 @@ class SubstrateCapabilities:
                 "networkPolicyEnforced": self.network_policy_enforced, "gateway": self.gateway.value,
                 "runtimeClassName": self.runtime_class_name, "gpuResourceName": self.gpu_resource_name,
                 "gpuTaintKey": self.gpu_taint.key if self.gpu_taint else None,
-                "systemNamespaces": sorted(self.system_namespaces)}
+                "systemNamespaces": sorted(self.system_namespaces),
+                "tenantEdgeModes": list(self.tenant_edge_modes)}
 
     @property
     def gpu_memory_utilization(self) -> float:

@@ -402,6 +402,129 @@ class Governance(Frozen):
     """Namespaces (beyond kube-system and the controllers') that SR2 does not manage."""
 
 
+class ExposureMode(StrEnum):
+    """Who can reach LiteLLM (the tenants' API; nothing else is ever exposed). `cluster`: pods in the
+    cluster only (a ClusterIP Service, no cloud load balancer). `internal`: also clients in the VPC and
+    networks connected to it (an internal passthrough load balancer, plain HTTP, client addresses
+    preserved). `public`: also clients on the internet over HTTPS (a GKE Gateway: a global external
+    Application Load Balancer with a certificate and a Cloud Armor allow-list)."""
+
+    CLUSTER = "cluster"
+    INTERNAL = "internal"
+    PUBLIC = "public"
+
+
+class CertificateKind(StrEnum):
+    """`managed`: a Google-managed certificate for `hostname` (Certificate Manager; DNS must point at the
+    load balancer before it is issued). `secret`: an existing `kubernetes.io/tls` Secret in the tenant
+    gateway's namespace, named by `secret_name` (created outside the stack, e.g. by cert-manager)."""
+
+    MANAGED = "managed"
+    SECRET = "secret"
+
+
+PEM_MARKER = "-----BEGIN"
+"""How plaintext key material shows itself; the config refuses it wherever it appears."""
+
+
+class EdgeCertificate(Frozen):
+    """The public edge's TLS certificate, by reference only: never key material in the stack file."""
+
+    kind: CertificateKind
+    secret_name: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")] | None = None
+    """`secret` only: the Secret's name in the tenant gateway's namespace."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_plaintext(cls, raw: Any) -> Any:
+        """A certificate or key pasted into the stack file would land in Pulumi state and git: refused by key."""
+        if isinstance(raw, dict):
+            bundle_for_pydantic([
+                Problem(key, "<PEM material, not shown>", "plaintext certificates and keys are refused: the stack "
+                        "file and Pulumi state are not secret stores; use kind: managed, or kind: secret with "
+                        "secret_name of a kubernetes.io/tls Secret created outside the stack")
+                for key, value in raw.items() if isinstance(value, str) and PEM_MARKER in value])
+        return raw
+
+    @model_validator(mode="after")
+    def _secret_named(self) -> EdgeCertificate:
+        if self.kind == CertificateKind.SECRET and not self.secret_name:
+            bundle_for_pydantic([Problem("secret_name", None, "required with kind: secret (the name of a "
+                                         "kubernetes.io/tls Secret in the tenant gateway's namespace)", missing=True)])
+        if self.kind == CertificateKind.MANAGED and self.secret_name:
+            bundle_for_pydantic([Problem("secret_name", self.secret_name, "only allowed with kind: secret")])
+        return self
+
+
+HOSTNAME = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+PATTERN_HINTS[HOSTNAME] = "must be a lowercase fully qualified DNS name like llm.example.com (no scheme, no port)"
+
+
+def exposure_violations(*, mode: ExposureMode, client_cidrs: tuple[str, ...], hostname: str | None,
+                        certificate: EdgeCertificate | None) -> list[tuple[str, Any, str]]:
+    """(key, value, what is allowed) for each contradiction in an exposure block; keys relative to it.
+    Client ranges are judged like `master_authorized_cidrs`: an internal load balancer is reached only from
+    private (VPC or connected) ranges, a public one only from public ranges."""
+    out: list[tuple[str, Any, str]] = []
+    if mode == ExposureMode.CLUSTER:
+        for key, value in (("client_cidrs", client_cidrs or None), ("hostname", hostname),
+                           ("certificate", certificate)):
+            if value:
+                out.append((key, value if key != "certificate" else certificate.kind.value,  # type: ignore[union-attr]
+                            "only allowed with mode internal or public (mode cluster exposes nothing outside "
+                            "the cluster)"))
+        return out
+    if not client_cidrs:
+        out.append(("client_cidrs", None, f"required with mode {mode.value}: the ranges allowed to connect "
+                    "(an empty list would be no one; 0.0.0.0/0 must be written out)"))
+    for i, cidr in enumerate(client_cidrs):
+        try:
+            kind = non_public_range(cidr)
+        except ValueError:
+            out.append((f"client_cidrs[{i}]", cidr,
+                        "must be a CIDR block like 10.128.0.0/16 (address/prefix length, host bits zero)"))
+            continue
+        if mode == ExposureMode.INTERNAL and not kind:
+            out.append((f"client_cidrs[{i}]", cidr, "must be a private range (RFC 1918 or another reserved "
+                        "range) with mode internal: an internal load balancer is reached only from the VPC and "
+                        "networks connected to it; use mode public for internet clients"))
+        if mode == ExposureMode.PUBLIC and kind:
+            out.append((f"client_cidrs[{i}]", cidr, f"must be a public range with mode public: it lies in {kind} "
+                        "address space, from which no caller reaches an internet load balancer; use mode "
+                        "internal for VPC clients"))
+    if mode == ExposureMode.PUBLIC:
+        if not hostname:
+            out.append(("hostname", None, "required with mode public: the DNS name clients use and the "
+                        "certificate is for"))
+        if certificate is None:
+            out.append(("certificate", None, "required with mode public: plain HTTP to the internet is refused; "
+                        "{kind: managed} or {kind: secret, secret_name: ...}"))
+    if mode == ExposureMode.INTERNAL and certificate is not None:
+        out.append(("certificate", certificate.kind.value, "only allowed with mode public: the internal load "
+                    "balancer is passthrough (TCP), so LiteLLM serves plain HTTP inside the VPC"))
+    return out
+
+
+class TenantExposure(Frozen):
+    """How clients outside the cluster reach LiteLLM (and nothing else); see docs/tenant-gateway.md, "Edge"."""
+
+    mode: ExposureMode = ExposureMode.CLUSTER
+    """`cluster` (default): in-cluster callers only, no load balancer and no cost. See ExposureMode."""
+    client_cidrs: tuple[str, ...] = ()
+    """Ranges allowed to connect; required for internal (private ranges) and public (public ranges)."""
+    hostname: Annotated[str, Field(pattern=HOSTNAME, max_length=253)] | None = None
+    """The DNS name clients use; required for public (the certificate is for it), optional for internal
+    (a name you point at the load balancer's address; clients then use http://<hostname>:4000)."""
+    certificate: EdgeCertificate | None = None
+    """public only: `{kind: managed}` or `{kind: secret, secret_name: ...}`; plaintext PEM is refused."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TenantExposure:
+        bundle_for_pydantic([Problem(key, value, allowed) for key, value, allowed in exposure_violations(
+            mode=self.mode, client_cidrs=self.client_cidrs, hostname=self.hostname, certificate=self.certificate)])
+        return self
+
+
 class TenantGatewaySpec(Frozen):
     """LiteLLM and its budget store. SR3's fail-closed settings follow the profile, not this block."""
 
@@ -429,6 +552,8 @@ class TenantGatewaySpec(Frozen):
     key_rotation: Annotated[str, Field(max_length=63, pattern=r"^[A-Za-z0-9._-]*$")] = ""
     """Opaque rotation epoch (e.g. `2026-11`): changing it re-runs the tenant reconciler, which issues
     every tenant a new key once and revokes the old one. Empty: keys are never rotated by config."""
+    exposure: TenantExposure = TenantExposure()
+    """The tenant edge: who outside the cluster reaches LiteLLM, and how (`cluster`, `internal`, `public`)."""
 
 
 class PlatformConfig(Frozen):

@@ -95,6 +95,7 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
 
     out += control_plan_problems(cfg)
     out += _high_availability_problems(cfg)
+    out += edge_problems(cfg)
     gw = cfg.tenant_gateway
     sr3 = tiers.sr3_requirements(cfg.profile)
     facts = BudgetFacts(
@@ -113,6 +114,17 @@ def cross_field_problems(cfg: PlatformConfig) -> list[Problem]:
     if gw.backup_bucket and not re.fullmatch(r"gs://[a-z0-9][-_.a-z0-9]{1,220}(/.*)?", gw.backup_bucket):
         out.append(Problem("tenant_gateway.backup_bucket", gw.backup_bucket, "must be a gs:// bucket URL"))
     return out
+
+
+def edge_problems(cfg: PlatformConfig) -> list[Problem]:
+    """The tenant edge's mode must be one the substrate can build (its capability `tenant_edge_modes`)."""
+    mode = cfg.tenant_gateway.exposure.mode
+    allowed = substrate_capabilities(cfg).tenant_edge_modes
+    if mode.value in allowed:
+        return []
+    return [Problem("tenant_gateway.exposure.mode", mode.value,
+                    f"substrate {cfg.substrate.kind} supports only: {', '.join(allowed)} (it has no load balancer "
+                    "that keeps client addresses, no VPC and no Google proxies in front of it)")]
 
 
 def _high_availability_problems(cfg: PlatformConfig) -> list[Problem]:

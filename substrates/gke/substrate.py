@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from llmplatform.config import ACCELERATORS, GkeSubstrate, GpuPoolSpec, GpuSharing
+from llmplatform.config.model import ExposureMode, TenantExposure
 from llmplatform.controls.exemptions import KUBERNETES_SYSTEM
 from llmplatform.serving.images import GIE_INFERENCE_POOL_CRD
 from substrates.base import BackupWriter, Substrate
@@ -17,6 +18,7 @@ from substrates.capabilities import (
 from substrates.gke.budget_backup import BudgetBackupIdentity, BudgetBackupIdentityArgs
 from substrates.gke.cluster import ADDON_NAMESPACES, GkeCluster, GkeClusterArgs
 from substrates.gke.gpu_pool import GPU_TAINT_KEY, GPU_TAINT_VALUE, GpuPool, GpuPoolArgs
+from substrates.gke.tenant_edge import TenantEdgeGcp, TenantEdgeGcpArgs
 
 
 def gke_capabilities(pool: GpuPoolSpec) -> SubstrateCapabilities:
@@ -46,7 +48,8 @@ def gke_capabilities(pool: GpuPoolSpec) -> SubstrateCapabilities:
 
 
 def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolSpec, *,
-              control_plane_ports: tuple[int, ...] = (), backup_writer: BackupWriter | None = None) -> Substrate:
+              control_plane_ports: tuple[int, ...] = (), backup_writer: BackupWriter | None = None,
+              exposure: TenantExposure | None = None) -> Substrate:
     """Create the cluster, its GPU pool and (with `backup_writer`) the backup identity; return the
     provider, capabilities and the rest of the Substrate.
 
@@ -54,6 +57,8 @@ def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolSpec, *,
     webhooks and APIServices); with private nodes they get one firewall rule. Empty: no rule.
     `backup_writer`: a BudgetBackupIdentity named `tenant-gateway-backup` (its resources' names since
     before it was a component); None: no identity, `backup_identity` is None.
+    `exposure`: the tenant edge; mode public adds TenantEdgeGcp `tenant-edge` (Cloud Armor, the proxies'
+    firewall rule, a managed certificate), whose names the Substrate's `edge` carries.
     Exports the stack output `kubeApiEndpoint`, the control-plane address the kubeconfig uses.
     """
     cluster = GkeCluster(
@@ -111,6 +116,11 @@ def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolSpec, *,
                                  namespace=backup_writer.namespace, service_account=backup_writer.service_account,
                                  cluster=cluster.cluster),
     )
+    edge = None
+    if exposure is not None and exposure.mode == ExposureMode.PUBLIC:
+        edge = TenantEdgeGcp("tenant-edge", TenantEdgeGcpArgs(
+            stack=stack, project=cfg.project, exposure=exposure, network=cluster.network_id,
+            node_service_account=cluster.node_service_account_email)).edge
     return Substrate(
         provider=cluster.kubernetes_provider,
         capabilities=gke_capabilities(pool),
@@ -120,4 +130,5 @@ def build_gke(name: str, stack: str, cfg: GkeSubstrate, pool: GpuPoolSpec, *,
         kube_api_cidrs=(cfg.master_ipv4_cidr,) if cfg.private_nodes else (),
         backup_identity=backup.email if backup else None,
         root=cluster,
+        edge=edge,
     )

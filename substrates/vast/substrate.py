@@ -89,6 +89,9 @@ def vast_capabilities(cfg: VastSubstrate) -> SubstrateCapabilities:
         # klipper servicelb would answer LoadBalancer Services on the VM's ports, but Vast exposes only
         # the ports rented with the host (the API server's), so nothing outside could reach them.
         load_balancer_available=False,
+        # No load balancer (above), no VPC and no Google proxies: LiteLLM stays in-cluster (reach it through
+        # the SSH tunnel the run uses, docs/vast.md).
+        tenant_edge_modes=("cluster",),
         gateway=GatewayImplementation.ISTIO,  # the same in-cluster gateway as GKE: pods NetworkPolicy selects
         managed_crds=GATEWAY_API_STANDARD_CRDS,  # the bootstrap applies the Gateway API standard-install bundle
         # Kubernetes' own three plus the namespace the bootstrap's device-plugin HelmChart creates (its pods use
