@@ -14,6 +14,7 @@ from llmplatform import naming
 from llmplatform.config.pulumi_source import read_platform_config, read_secret
 from llmplatform.controls.exemptions import sr2_exempt_namespaces
 from llmplatform.controls.tiers import plan_controls
+from llmplatform.gateway.edge import as_json as edge_as_json
 from llmplatform.gateway.edge import source_ranges as edge_source_ranges
 from llmplatform.gateway.workloads import BUDGET_DB
 from llmplatform.serving.control_plane import control_plane_ports
@@ -91,6 +92,7 @@ pulumi.export("tenantGatewayUrl", tenant_gateway.service_url)
 pulumi.export("tenantGatewayCapacity", tenant_gateway.capacity.summary())
 # What tenants' clients (IDEs, `llmp ide-config`) use: see llmplatform/gateway/edge.py `client_base_url`.
 pulumi.export("tenantClientUrl", tenant_gateway.client_url)
+pulumi.export("tenantEdge", edge_as_json(cfg.tenant_gateway.exposure))
 # --- end tenant gateway ---
 
 # --- governance (GovernancePack) ---

@@ -317,6 +317,12 @@ def sr3_fail_closed_proof(ctx: ProofContext) -> Proof:
     return prove_budgets(ctx.objects, ctx.profile, ctx.project_dir)
 
 
+def tenant_edge_proof(ctx: ProofContext) -> Proof:
+    from llmp.verify.edge import tenant_edge_proof as prove
+
+    return prove(ctx)
+
+
 def proof_function(path: str):
     """The proof a registry entry names (`module:function`), imported here: the program never imports it."""
     module, _, name = path.partition(":")

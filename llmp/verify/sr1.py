@@ -428,18 +428,25 @@ def nca_version() -> str:
     return version("network-config-analyzer")
 
 
-def prove_sr1(objects: list[dict[str, Any]], *, workdir: Path | None = None) -> Sr1Result:
-    """Run every SR1 query over the rendered objects; any failure or analyzer warning fails the proof."""
-    import time
+@dataclass
+class NcaRun:
+    """One network-config-analyzer run: a result per flow, the analyzer's warnings, what it modelled."""
 
-    start = time.perf_counter()
+    results: list[QueryResult]
+    warnings: list[str]
+    probe_pods: int
+    namespaces: list[str]
+    policies: list[dict[str, Any]]
+
+
+def run_flows(objects: list[dict[str, Any]], all_flows: list[Flow], *, workdir: Path | None = None) -> NcaRun:
+    """Run `all_flows` over the rendered NetworkPolicies with the probe pods and namespaces (module docstring)."""
     policies = [o for o in objects if o.get("kind") == "NetworkPolicy"]
     rendered_ns = {o["metadata"]["name"]: o for o in objects if o.get("kind") == "Namespace"}
     ns_names = sorted(set(rendered_ns) | {"kube-system", "default", FRESH_TENANT_NS, naming.NS_SERVING,
                                           naming.NS_GATEWAY, naming.NS_TENANT_GATEWAY, naming.NS_MONITORING,
                                           naming.NS_KEDA})
     pods = probe_pods(ns_names, policies, objects)
-    all_flows = flows(objects)
 
     with tempfile.TemporaryDirectory(dir=workdir) as tmp_name:
         tmp = Path(tmp_name)
@@ -479,9 +486,18 @@ def prove_sr1(objects: list[dict[str, Any]], *, workdir: Path | None = None) -> 
                 if any(p.search(line) for p in _WARNINGS_AS_ERRORS)]
     if proc.returncode != 0 and all(r.passed for r in results) and not warnings:
         warnings.append(f"network-config-analyzer exited {proc.returncode}: {output[-800:]}")
-    results += config_checks(objects) + admission_checks(objects, policies, ns_names)
-    return Sr1Result(applicable=True, queries=results, warnings=warnings, probe_pods=len(pods),
-                     namespaces=len(ns_names), nca_version=nca_version(), seconds=time.perf_counter() - start)
+    return NcaRun(results=results, warnings=warnings, probe_pods=len(pods), namespaces=ns_names, policies=policies)
+
+
+def prove_sr1(objects: list[dict[str, Any]], *, workdir: Path | None = None) -> Sr1Result:
+    """Run every SR1 query over the rendered objects; any failure or analyzer warning fails the proof."""
+    import time
+
+    start = time.perf_counter()
+    run = run_flows(objects, flows(objects), workdir=workdir)
+    results = run.results + config_checks(objects) + admission_checks(objects, run.policies, run.namespaces)
+    return Sr1Result(applicable=True, queries=results, warnings=run.warnings, probe_pods=run.probe_pods,
+                     namespaces=len(run.namespaces), nca_version=nca_version(), seconds=time.perf_counter() - start)
 
 
 # ---------------------------------------------------------------- checks beside NCA

@@ -93,6 +93,11 @@ CONTROLS: tuple[Control, ...] = (
     Control(key="no-default-service-account", title="No platform workload as the default ServiceAccount",
             decided_by="sr1-identity", render=f"{_PKG}.no_default_service_account.render",
             policies=(PolicyRule(name="sr1-no-default-service-account"),)),
+    Control(key="tenant-edge", title="Tenant edge exposes LiteLLM only", decided_by=None,
+            rendered_by="components.tenant_gateway (llmplatform/gateway/edge.py: the internal load balancer's "
+                        "Service or the public Gateway) and substrates/gke/tenant_edge.py (Cloud Armor, firewall)",
+            policies=(PolicyRule(name="edge-only-litellm-exposed"),),
+            proof=f"{_PROOFS}:tenant_edge_proof"),
     Control(key="sr2-gpu-admission", title="SR2 GPU admission", decided_by="sr2-gpu-admission",
             render=f"{_PKG}.sr2_gpu_admission.render",
             policies=(PolicyRule(name="sr2-admission-enforced", profile_pinned=True),

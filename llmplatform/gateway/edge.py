@@ -74,6 +74,13 @@ def source_ranges(exposure: TenantExposure) -> tuple[str, ...]:
     return ()
 
 
+def as_json(exposure: TenantExposure) -> dict[str, Any]:
+    """The stack output `tenantEdge`: what `llmp verify`'s edge proof reads (from the config, not the rendering)."""
+    return {"mode": exposure.mode.value, "clientCidrs": list(exposure.client_cidrs),
+            "sourceRanges": list(source_ranges(exposure)), "hostname": exposure.hostname,
+            "certificate": exposure.certificate.kind.value if exposure.certificate else None}
+
+
 def client_base_url(cfg: PlatformConfig) -> str | None:
     """The base URL (no `/v1`) a tenant's client uses for this stack: public `https://<hostname>`;
     internal `http://<hostname>:4000` with a hostname, else None (the address is assigned at deploy; the
