@@ -171,6 +171,36 @@ def plaintext_secret_in_configmap(doc: Doc) -> None:
     _set_general(doc, master_key="sk-planted-master-key-0123456789")
 
 
+def vllm_load_balancer(doc: Doc) -> None:
+    """A LoadBalancer Service on a model server: clients would reach vLLM's unguarded routes."""
+    svc = find(doc, "Service", lambda o: o["metadata"]["name"].startswith("vllm-"))
+    svc["spec"]["type"] = "LoadBalancer"
+
+
+def inference_gateway_listener_exposed(doc: Doc) -> None:
+    """The inference Gateway without its metadata annotation: istiod 1.29.2 generates a LoadBalancer Service for
+    its listener (the annotation under spec.infrastructure, which stays, does not decide the type)."""
+    gw = find(doc, "Gateway", lambda o: o["metadata"]["name"] == "inference-gateway")
+    assert gw["metadata"]["annotations"].pop("networking.istio.io/service-type") == "ClusterIP"
+    assert gw["spec"]["infrastructure"]["annotations"]["networking.istio.io/service-type"] == "ClusterIP"
+
+
+def budget_cache_node_port(doc: Doc) -> None:
+    svc = find(doc, "Service", lambda o: o["metadata"]["name"] == "budget-cache")
+    svc["spec"]["type"] = "NodePort"
+
+
+def edge_service_widened_to_tenant_gateway_namespace(doc: Doc) -> None:
+    """The internal load balancer selecting every platform pod of the namespace (Postgres and Redis too)."""
+    svc = find(doc, "Service", lambda o: o["metadata"]["name"] == "litellm-edge")
+    svc["spec"]["selector"] = {L.PART_OF: "llm-platform"}
+
+
+def widened_ip_block(doc: Doc) -> None:
+    """The inference gateway admitting the edge's client range (a widened ipBlock)."""
+    _ingress_to(doc, naming.NS_GATEWAY, L.ROLE_GATEWAY)["from"].append({"ipBlock": {"cidr": "10.128.0.0/16"}})
+
+
 PLANTS = {
     "drop-default-deny": (drop_default_deny, "sr1-default-deny"),
     "or-split-selectors": (or_split_selectors, "sr1-only-litellm-reaches-serving"),
@@ -183,6 +213,11 @@ PLANTS = {
                                               "sr1-no-default-service-account"),
     "model-server-as-default-service-account": (model_server_as_default_service_account,
                                                 "sr1-no-default-service-account"),
+    "vllm-load-balancer": (vllm_load_balancer, "edge-only-litellm-exposed"),
+    "inference-gateway-listener-exposed": (inference_gateway_listener_exposed, "edge-only-litellm-exposed"),
+    "budget-cache-node-port": (budget_cache_node_port, "edge-only-litellm-exposed"),
+    "edge-service-widened": (edge_service_widened_to_tenant_gateway_namespace, "edge-only-litellm-exposed"),
+    "widened-ip-block": (widened_ip_block, "sr1-only-litellm-reaches-serving"),
     "sr2-rule-only-audits": (sr2_rule_only_audits, "sr2-admission-enforced"),
     "gpu-pod-init-container-unqueued": (gpu_pod_init_container_unqueued, "sr2-gpu-workloads-queued"),
     "mig-resource-unqueued": (mig_resource_unqueued, "sr2-gpu-workloads-queued"),

@@ -47,7 +47,7 @@ def test_importing_the_rules_builds_no_pack(monkeypatch):
 
 
 def test_policy_names_are_unique_and_every_policy_is_a_crossguard_policy():
-    assert len(NAMES) == len(set(NAMES)) == 12
+    assert len(NAMES) == len(set(NAMES)) == 13
     assert all(isinstance(p, ResourceValidationPolicy | StackValidationPolicy) for p in RULES.ALL_POLICIES)
 
 
