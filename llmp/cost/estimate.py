@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from llmplatform.config import GkeSubstrate, PlatformConfig, VastSubstrate
+from llmplatform.config.model import ExposureMode, TenantExposure
 from llmplatform.controls.tiers import high_availability
 from llmp.cost.assumptions import DEV_IDLE_TARGET_USD, Assumptions
 from llmp.cost.layout import ClusterLayout, PoolLayout, gke_layout
@@ -18,7 +19,8 @@ from llmp.cost.pricing import PricingTable
 NOT_COUNTED = (
     "network egress and inter-zone traffic",
     "Cloud NAT gateway and its data processing",
-    "load balancers and forwarding rules",
+    "load balancers' data processing ($0.008/GiB each way) and Cloud Armor's per-request charge (the tenant "
+    "edge's forwarding rule and Cloud Armor policy are counted)",
     "Cloud Logging / Monitoring / Managed Prometheus ingestion",
     "Artifact Registry storage and image pulls",
     "GCS (budget-database backups, model weights)",
@@ -161,8 +163,40 @@ def _fee_line(table: PricingTable, layout: ClusterLayout, a: Assumptions) -> Lin
                     prices=("gke.cluster_fee",) + (("gke.free_tier",) if credit else ()))
 
 
-def estimate_layout(stack: str, layout: ClusterLayout, table: PricingTable, a: Assumptions = Assumptions()) -> Estimate:
-    """Itemised monthly cost of a GKE layout (see `gke_layout`)."""
+def edge_lines(table: PricingTable, exposure: TenantExposure) -> list[LineItem]:
+    """The tenant edge (`tenant_gateway.exposure`): `internal` is one internal passthrough load balancer (one
+    forwarding rule); `public` one global external Application Load Balancer (one HTTPS forwarding rule) with a
+    Cloud Armor policy (its rules: the client allow-lists and the default deny). `cluster` costs nothing. The
+    managed certificate is within Certificate Manager's free allowance and not counted."""
+    if exposure.mode == ExposureMode.CLUSTER:
+        return []
+    lb = table.load_balancing
+    hours = table.hours_per_month
+    if lb is None:
+        key = "load_balancing.forwarding_rule"
+        return [LineItem(key="edge-forwarding-rule", item="tenant edge load balancer", detail="not priced",
+                         idle_usd=0.0, busy_usd=0.0, on_demand_busy_usd=0.0, missing=(key,))]
+    rule = lb.forwarding_rule.usd_per_hour * hours
+    kind = "internal passthrough Network Load Balancer" if exposure.mode == ExposureMode.INTERNAL else \
+        "global external Application Load Balancer (HTTPS)"
+    out = [LineItem(key="edge-forwarding-rule", item=f"tenant edge: {kind}, 1 forwarding rule",
+                    detail=f"{hours:g} h x ${lb.forwarding_rule.usd_per_hour:.3f}; data processed not counted",
+                    idle_usd=rule, busy_usd=rule, on_demand_busy_usd=rule,
+                    prices=("load_balancing.forwarding_rule",))]
+    if exposure.mode == ExposureMode.PUBLIC:
+        rules = len(exposure.client_cidrs) // 10 + bool(len(exposure.client_cidrs) % 10) + 1
+        armor = lb.armor_policy.usd_per_month + rules * lb.armor_rule.usd_per_month
+        out.append(LineItem(key="edge-cloud-armor", item=f"tenant edge: Cloud Armor policy, {rules} rules",
+                            detail=f"${lb.armor_policy.usd_per_month:.2f}/policy + {rules} x "
+                                   f"${lb.armor_rule.usd_per_month:.2f}/rule; requests not counted",
+                            idle_usd=armor, busy_usd=armor, on_demand_busy_usd=armor,
+                            prices=("load_balancing.armor_policy", "load_balancing.armor_rule")))
+    return out
+
+
+def estimate_layout(stack: str, layout: ClusterLayout, table: PricingTable, a: Assumptions = Assumptions(),
+                    exposure: TenantExposure | None = None) -> Estimate:
+    """Itemised monthly cost of a GKE layout (see `gke_layout`), with the tenant edge of `exposure`."""
     hours = _checked_hours(table, a)
     lines = [_fee_line(table, layout, a)]
     for pool in layout.pools:
@@ -174,6 +208,7 @@ def estimate_layout(stack: str, layout: ClusterLayout, table: PricingTable, a: A
                               detail=f"persistent volumes exist all month; ${gb_rate:.3f}/GB-month",
                               idle_usd=usd, busy_usd=usd, on_demand_busy_usd=usd,
                               prices=() if missing else (key,), missing=(key,) if missing else ()))
+    lines += edge_lines(table, exposure or TenantExposure())
     used = sorted({k for line in lines for k in line.prices})
     entries = dict(table.entries())
     unconfirmed = tuple((k, entries[k].reason or "") for k in used if not entries[k].confirmed)
@@ -198,7 +233,8 @@ def _vast_estimate(stack: str, sub: VastSubstrate, table: PricingTable, a: Assum
 
 def estimate(stack: str, cfg: PlatformConfig, table: PricingTable, a: Assumptions = Assumptions()) -> Estimate:
     """Itemised monthly estimate of `cfg` under `table` and assumptions `a`."""
-    est = (estimate_layout(stack, gke_layout(cfg), table, a) if isinstance(cfg.substrate, GkeSubstrate)
+    est = (estimate_layout(stack, gke_layout(cfg), table, a, cfg.tenant_gateway.exposure)
+           if isinstance(cfg.substrate, GkeSubstrate)
            else _vast_estimate(stack, cfg.substrate, table, a))
     # The target is for the long-lived dev stack; a Vast rig is rented for one validation run, then destroyed.
     if not high_availability(cfg.profile) and est.substrate == "gke" and est.idle_total > DEV_IDLE_TARGET_USD:

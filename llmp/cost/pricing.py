@@ -73,6 +73,20 @@ class FreeTier(_Entry):
     """Cluster kinds the credit can be spent on (GKE: zonal and Autopilot, never regional)."""
 
 
+class MonthlyPrice(_Entry):
+    usd_per_month: Annotated[float, Field(ge=0)]
+
+
+class LoadBalancingPrices(_Frozen):
+    """What the tenant edge adds (`tenant_gateway.exposure`): its load balancer's forwarding rule and, on a
+    public edge, the Cloud Armor policy with its rules. Data processed per GiB is traffic: not counted."""
+
+    forwarding_rule: ClusterFee
+    """One forwarding rule, USD per hour (the first five of a project; more are cheaper each)."""
+    armor_policy: MonthlyPrice
+    armor_rule: MonthlyPrice
+
+
 class GkePrices(_Frozen):
     cluster_fee: ClusterFee
     free_tier: FreeTier
@@ -94,6 +108,8 @@ class PricingTable(_Frozen):
     sources: dict[str, Source]
     gke: GkePrices
     regions: dict[str, RegionPrices]
+    load_balancing: LoadBalancingPrices | None = None
+    """None: a table read before the tenant edge was priced; an edge is then reported as unpriced."""
     name: str = "inline"
     """File name the table was loaded from (set by `load_pricing`)."""
 
@@ -107,6 +123,10 @@ class PricingTable(_Frozen):
     def entries(self) -> list[tuple[str, _Entry]]:
         """Every price entry with its dotted key (`us-central1.machines.e2-standard-2`)."""
         out: list[tuple[str, _Entry]] = [("gke.cluster_fee", self.gke.cluster_fee), ("gke.free_tier", self.gke.free_tier)]
+        if self.load_balancing is not None:
+            lb = self.load_balancing
+            out += [("load_balancing.forwarding_rule", lb.forwarding_rule),
+                    ("load_balancing.armor_policy", lb.armor_policy), ("load_balancing.armor_rule", lb.armor_rule)]
         for region, prices in self.regions.items():
             for kind in ("machines", "gpus", "disks"):
                 out += [(f"{region}.{kind}.{name}", e) for name, e in getattr(prices, kind).items()]
