@@ -21,6 +21,11 @@ from substrates.gke.gpu_pool import GPU_TAINT_KEY, GPU_TAINT_VALUE, GpuPool, Gpu
 from substrates.gke.tenant_edge import TenantEdgeGcp, TenantEdgeGcpArgs
 
 
+GKE_GATEWAY_POLICY_CRDS = ("GCPBackendPolicy.networking.gke.io", "HealthCheckPolicy.networking.gke.io")
+"""GKE Gateway controller's policy CRDs, installed by GKE with the Gateway API (`gateway_api_config`); the
+public tenant edge attaches Cloud Armor and its health check to LiteLLM's backend through them."""
+
+
 def gke_capabilities(pool: GpuPoolSpec) -> SubstrateCapabilities:
     """What a GKE Standard cluster with Dataplane V2 and this GPU pool offers the serving layer."""
     return SubstrateCapabilities(
@@ -39,7 +44,7 @@ def gke_capabilities(pool: GpuPoolSpec) -> SubstrateCapabilities:
         gateway=GatewayImplementation.ISTIO,
         # Gateway API from `gateway_api_config`; InferencePool v1 is installed and owned by GKE from 1.34
         # (GkeCluster pins that minimum), so the program must not apply the Inference Extension bundle.
-        managed_crds=(*GATEWAY_API_STANDARD_CRDS, GIE_INFERENCE_POOL_CRD),
+        managed_crds=(*GATEWAY_API_STANDARD_CRDS, GIE_INFERENCE_POOL_CRD, *GKE_GATEWAY_POLICY_CRDS),
         # Kubernetes' own three plus the namespaces of the add-ons GkeCluster enables (managed Prometheus);
         # GKE names of add-ons this cluster leaves off (Filestore CSI, Autopilot's gke-gmp-system, ...) are
         # not exempt: nobody may squat them.
