@@ -21,9 +21,18 @@ def _require_charts(folder):
                                 "with `llmp charts pull` or LLMP_CHARTS)")
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+GKE_GATEWAY_SCHEMAS = ("networking.gke.io/gcpbackendpolicy_v1.json", "networking.gke.io/healthcheckpolicy_v1.json")
+"""The public edge's GKE policy resources: their schemas come from GoogleCloudPlatform/gke-gateway-api's CRDs."""
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "public"])
 def test_rendered_manifests_validate_strictly(planned, stack):
     schemas = require_crd_schemas()
+    if stack == "public":
+        require(all((schemas / f).is_file() for f in GKE_GATEWAY_SCHEMAS),
+                f"the GKE Gateway policy schemas ({', '.join(GKE_GATEWAY_SCHEMAS)}) are not in {schemas}: convert "
+                "config/crd/networking.gke.io_{gcpbackendpolicies,healthcheckpolicies}.yaml of "
+                "GoogleCloudPlatform/gke-gateway-api as the schemas README says")
     _require_charts(planned(stack))
     report = validate_all(planned(stack) / "manifests", crd_schema_dir=schemas, strict=True)
     assert report.builtin_count > 200 and report.custom_count > 3

@@ -25,10 +25,10 @@ def llmp(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def planned(planned) -> dict[str, Path]:  # noqa: F811 - narrows the session fixture to a dict
-    return {stack: planned(stack) for stack in ("dev", "prod")}
+    return {stack: planned(stack) for stack in ("dev", "prod", "public")}
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "public"])
 def test_plan_writes_plan_json_and_manifests(planned, stack):
     plan = json.loads((planned[stack] / "plan.json").read_text())
     assert plan["stack"] == stack and plan["resourceCount"] == len(plan["resources"]) > 10
@@ -51,7 +51,7 @@ def test_prod_cluster_is_protected(planned):
     assert cluster["options"].get("protect") is True
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "public"])
 def test_every_kubernetes_object_uses_the_substrates_provider(planned, stack):
     plan = json.loads((planned[stack] / "plan.json").read_text())
     providers = {r["urn"] for r in plan["resources"] if r["type"] == "pulumi:providers:kubernetes"}
@@ -59,7 +59,7 @@ def test_every_kubernetes_object_uses_the_substrates_provider(planned, stack):
     assert k8s and {r["provider"] for r in k8s} <= providers, "a Kubernetes object uses a default provider"
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "public"])
 def test_no_secret_value_appears_in_plan_or_manifests(planned, stack):
     secrets = mock_secrets_for(planned[stack] / "plan.json")
     assert secrets, "the scan must know at least the secret config values"

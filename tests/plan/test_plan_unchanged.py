@@ -21,7 +21,7 @@ import pytest
 from tests.support.gates import require_rendered_charts
 
 DIGESTS = Path(__file__).with_name("plan_digests.json")
-STACKS = ("dev", "prod", "vast")
+STACKS = ("dev", "prod", "vast", "public")
 CHARTS = "manifests/charts/"
 
 

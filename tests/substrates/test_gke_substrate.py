@@ -10,7 +10,7 @@ import json
 
 from llmplatform import naming
 from llmplatform.config import GkeSubstrate, GpuPoolSpec
-from llmplatform.config.model import ApiEndpoint
+from llmplatform.config.model import ApiEndpoint, CertificateKind, EdgeCertificate, ExposureMode, TenantExposure
 from llmplatform.gateway.workloads import BUDGET_DB
 from substrates.base import BackupWriter
 from substrates.gke import build_gke
@@ -147,3 +147,38 @@ def test_the_dev_kubeconfig_names_the_public_endpoint_open_to_any_runner(planned
     assert inputs["privateClusterConfig"]["enablePrivateEndpoint"] is False
     assert "masterAuthorizedNetworksConfig" not in inputs
     assert plan["outputs"]["kubeApiEndpoint"] == "203.0.113.10"
+
+
+def _public(kind: str = "managed") -> TenantExposure:
+    return TenantExposure(mode=ExposureMode.PUBLIC, client_cidrs=("203.0.113.0/24", "198.51.100.0/24"),
+                          hostname="llm.example.com",
+                          certificate=EdgeCertificate(kind=CertificateKind(kind),
+                                                      secret_name="tls" if kind == "secret" else None))
+
+
+def test_a_public_edge_gets_cloud_armor_a_proxy_firewall_on_litellms_port_and_a_managed_certificate(recorder):
+    built = recorder.run(lambda: build_gke("gke", "t", substrate(), POOL, exposure=_public()))
+    armor = recorder.named("tenant-edge-armor")
+    rules = recorder.inputs(armor)["rules"]
+    assert rules[0]["action"] == "allow" and rules[0]["match"]["config"]["srcIpRanges"] == [
+        "203.0.113.0/24", "198.51.100.0/24"]
+    assert rules[-1]["action"] == "deny(403)"
+    fw = recorder.inputs(recorder.named("tenant-edge-firewall"))
+    assert fw["sourceRanges"] == ["35.191.0.0/16", "130.211.0.0/22"]
+    assert fw["allows"] == [{"protocol": "tcp", "ports": ["4000"]}]
+    entry = recorder.inputs(recorder.named("tenant-edge-certmap-entry"))
+    assert entry["hostname"] == "llm.example.com"
+    assert recorder.named("tenant-edge-cert").parent == recorder.named("tenant-edge").urn
+    assert built.edge is not None
+
+
+def test_a_secret_certificate_or_an_internal_edge_needs_no_certificate_manager(recorder):
+    recorder.run(lambda: build_gke("gke", "t", substrate(), POOL, exposure=_public("secret")))
+    assert recorder.named("tenant-edge-armor") and not any(
+        "certmap" in r.name or r.name.endswith("-cert") for r in recorder.registrations)
+
+
+def test_an_internal_or_cluster_edge_creates_nothing_in_gcp(recorder):
+    internal = TenantExposure(mode=ExposureMode.INTERNAL, client_cidrs=("10.128.0.0/16",))
+    built = recorder.run(lambda: build_gke("gke", "t", substrate(), POOL, exposure=internal))
+    assert built.edge is None and not any(r.name.startswith("tenant-edge") for r in recorder.registrations)

@@ -200,7 +200,7 @@ PLANTS = {
 # ---- tests -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod", "vast"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "vast", "public"])
 def test_every_stack_installs(stack, planned) -> None:
     require_rendered_charts(planned(stack))
     result = prove_install(planned(stack))
@@ -227,7 +227,8 @@ def test_through_llmp_verify_only_the_install_proof_fails(planned, tmp_path) -> 
     plant_firewall_without_9443(build_dir)
     report = verify_stack(ROOT, "prod", build_dir=build_dir, checkov=False, cel_python_sample=50)
     statuses = {p.name: p.status for p in report.proofs}
-    assert statuses == {"sr1": PASS, "sr2": PASS, "sr3": PASS, "validity": PASS, "install": FAIL}, statuses
+    assert statuses == {"sr1": PASS, "tenant-edge": PASS, "sr2": PASS, "sr3": PASS, "validity": PASS,
+                        "install": FAIL}, statuses
     install = next(p for p in report.proofs if p.name == "install")
     assert install.data["byCheck"]["control-plane-reach"] >= 1
 
