@@ -77,7 +77,11 @@ def tenant_edge_proof(ctx: ProofContext) -> Proof:
         {"what": e.what, "problems": list(e.problems)} for e in found]}
     summary = f"mode {mode}: " + (f"{len(found)} exposure(s) ({'; '.join(e.what for e in found)})" if found
                                   else "nothing exposed outside the cluster")
-    if ranges and ctx.trust_tier != "trusted":
+    # Reachability is the NetworkPolicies' to give: where the control plan leaves SR1's network policies dormant,
+    # only the inventory half can hold, and the summary says so. Without a recorded plan: prove it.
+    decisions = {c.get("control"): c.get("state") for c in (ctx.outputs.get("controlPlan") or {}).get("controls", [])}
+    sr1_rendered = decisions.get("sr1-network", "enforced") != "dormant"
+    if ranges and sr1_rendered:
         run = run_flows(ctx.objects, edge_flows(ranges), workdir=ctx.build_dir)
         problems += [f"{q.kind} query {q.name} failed: {q.description}\n{q.detail}" for q in run.results if not q.passed]
         problems += [f"analyzer warning treated as failure: {w}" for w in run.warnings]
@@ -86,6 +90,6 @@ def tenant_edge_proof(ctx: ProofContext) -> Proof:
         summary += (f"; {sum(q.passed for q in run.results)}/{len(run.results)} edge queries hold over "
                     f"{run.probe_pods} probe pods")
     elif ranges:
-        summary += "; reachability not proved: SR1 is dormant on the trusted tier (no NetworkPolicies)"
+        summary += "; reachability not proved: no NetworkPolicy is rendered (SR1 dormant on this tier)"
     status = FAIL if problems else PASS
     return Proof("tenant-edge", TITLE, status, summary, problems, data)
