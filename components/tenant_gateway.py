@@ -5,7 +5,9 @@ database (backed up on prod), an optional Valkey/Redis StatefulSet that shares s
 counters between replicas, the LiteLLM Deployment/Service/ServiceAccount (config.yaml rendered from
 the typed stack config plus the tenant cache-salt hook, both from one ConfigMap), a
 PodDisruptionBudget when there is more than one replica, and a reconcile Job that makes LiteLLM's
-teams and keys match the configured tenants (keys land in `tenant-<name>-key` Secrets).
+teams and keys match the configured tenants (keys land in `tenant-<name>-key` Secrets), and the tenant
+edge (`gateway.exposure`, `llmplatform/gateway/edge.py`): an internal load balancer Service, or a GKE Gateway
+with its HTTPRoute, Cloud Armor backend policy and health check, in front of LiteLLM's port only.
 
 The SR3 profile is validated on the rendered proxy config with the same predicate the CrossGuard
 pack uses (`llmplatform.controls.sr3_fail_closed.predicates`); every violation is reported at once.
