@@ -213,3 +213,20 @@ def test_a_pack_config_naming_an_unknown_policy_or_property_is_rejected(plan_doc
         config.write_text(json.dumps(bad))
         with pytest.raises(pack_config.PackConfigError):
             run(plan_doc("dev"), config)
+
+
+# ---------------------------------------------------------------- the public edge
+
+
+def test_the_public_stacks_gateway_edge_passes_and_a_route_past_litellm_fails_the_edge_rule(plan_doc, run):
+    """The public stack's GKE Gateway (a cloud load balancer) sends only to LiteLLM; pointed at the inference
+    gateway's Service, the mandatory prod rule refuses it, naming the route."""
+    edge_findings = lambda doc: [f for f in run(doc, PROD_CONFIG)  # noqa: E731
+                                 if f.policy == "edge-only-litellm-exposed" and f.enforcement != NOT_APPLICABLE]
+    doc = plan_doc("public")
+    assert edge_findings(doc) == []
+    route = plans.find(doc, "HTTPRoute", lambda o: o["metadata"]["name"] == "tenant-edge")
+    route["spec"]["rules"][0]["backendRefs"] = [{"kind": "Service", "name": "inference-gateway-istio",
+                                                 "namespace": "llm-gateway", "port": 80}]
+    [finding] = edge_findings(doc)
+    assert finding.enforcement == MANDATORY and "HTTPRoute llm-tenant-gateway/tenant-edge sends to" in finding.message
