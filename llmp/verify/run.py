@@ -218,12 +218,18 @@ def prove_validity(build_dir: Path, *, checkov: bool, trust_tier: str = "trusted
                             "charts": {"rendered": [r["release"] for r in charts.rendered] if charts else [],
                                        "missing": missing_charts},
                             "uncheckedBySchema": sorted({f"{f.object_id.split('/')[0]} ({f.object_id})"
-                                                         for f in unchecked})}
+                                                         for f in unchecked}),
+                            "notValidated": [{"object": f.object_id, "reason": f.message}
+                                             for f in report.not_validated]}
     summary = (f"{len(report.objects)} objects ({chart_objects} from {len(data['charts']['rendered'])} rendered "
                f"charts): {report.builtin_count} built-in strictly valid for Kubernetes {report.kubernetes_version}, "
-               f"{report.custom_count - len(unchecked)} custom resources strictly valid against the CRDs the plan "
-               "installs or the stored upstream schemas") \
+               f"{report.custom_count - len(unchecked) - len(report.not_validated)} custom resources strictly "
+               "valid against the CRDs the plan installs or the stored upstream schemas") \
         if not findings else report.summary()
+    if report.not_validated and not findings:
+        kinds = sorted({f.object_id.split("/")[0] for f in report.not_validated})
+        summary += (f"; not validated: {len(report.not_validated)} provider-installed custom resource(s) of kind "
+                    f"{', '.join(kinds)} (no stored schema: docs/verify.md)")
     if unchecked:
         kinds = sorted({f.object_id.split("/")[0] for f in unchecked})
         summary += (f"; not checked here: {len(unchecked)} custom resource(s) of kind {', '.join(kinds)} "

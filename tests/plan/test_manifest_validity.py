@@ -21,24 +21,18 @@ def _require_charts(folder):
                                 "with `llmp charts pull` or LLMP_CHARTS)")
 
 
-GKE_GATEWAY_SCHEMAS = ("networking.gke.io/gcpbackendpolicy_v1.json", "networking.gke.io/healthcheckpolicy_v1.json")
-"""The public edge's GKE policy resources: their schemas come from GoogleCloudPlatform/gke-gateway-api's CRDs."""
-
-
 @pytest.mark.parametrize("stack", ["dev", "prod", "public"])
 def test_rendered_manifests_validate_strictly(planned, stack):
     schemas = require_crd_schemas()
-    if stack == "public":
-        require(all((schemas / f).is_file() for f in GKE_GATEWAY_SCHEMAS),
-                f"the GKE Gateway policy schemas ({', '.join(GKE_GATEWAY_SCHEMAS)}) are not in {schemas}: convert "
-                "config/crd/networking.gke.io_{gcpbackendpolicies,healthcheckpolicies}.yaml of "
-                "GoogleCloudPlatform/gke-gateway-api as the schemas README says")
     _require_charts(planned(stack))
     report = validate_all(planned(stack) / "manifests", crd_schema_dir=schemas, strict=True)
     assert report.builtin_count > 200 and report.custom_count > 3
     assert any(item.file.parts[0] == "charts" for item in report.objects)
     assert report.kubernetes_version.startswith("1.33")
     assert not report.findings, report.format()
+    # What is not validated is only the public edge's GKE-installed policies with no stored schema, by name.
+    unvalidated = {f.object_id.split("/")[0] for f in report.not_validated}
+    assert unvalidated == ({"GCPBackendPolicy", "HealthCheckPolicy"} if stack == "public" else set())
 
 
 def test_the_scheduled_backup_is_checked_against_the_crd_the_cnpg_chart_installs(planned):

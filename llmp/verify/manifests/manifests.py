@@ -180,6 +180,8 @@ class ValidationReport:
     strict: bool
     seconds: float
     files: tuple[Path, ...] = field(default=())
+    not_validated: tuple[Finding, ...] = field(default=())
+    """Custom resources of a kind in `crd.NOT_STORED` with no schema: unchecked by decision, not findings."""
 
     @property
     def ok(self) -> bool:
@@ -210,6 +212,9 @@ class ValidationReport:
             f"{len(self.objects)} objects in {len(self.files)} files ({self.builtin_count} built-in checked "
             f"for Kubernetes {self.kubernetes_version}, {self.custom_count} custom resources against "
             f"{self.crd_schema_dir}), {mode}: {len(self.findings)} findings in {self.seconds:.2f} s"
+            + (f"; {len(self.not_validated)} not validated (no stored schema: "
+               f"{', '.join(sorted({f.object_id.split('/')[0] for f in self.not_validated}))})"
+               if self.not_validated else "")
         )
 
     def format(self) -> str:
@@ -237,10 +242,12 @@ def validate_all(
     findings = problems + validate_objects(objects, kubernetes_version=kubernetes_version,
                                            crd_schema_dir=schema_dir, strict=strict)
     files = tuple(path.relative_to(directory) for path in manifest_files(directory)) if directory.is_dir() else ()
+    not_validated = [f for f in findings if f.rule == crd.NOT_STORED_RULE]
     return ValidationReport(
         manifests_dir=directory,
         objects=tuple(objects),
-        findings=tuple(sorted(findings, key=provenance_key)),
+        findings=tuple(sorted((f for f in findings if f.rule != crd.NOT_STORED_RULE), key=provenance_key)),
+        not_validated=tuple(sorted(not_validated, key=provenance_key)),
         kubernetes_version=kubernetes_version,
         crd_schema_dir=schema_dir,
         strict=strict,

@@ -11,7 +11,7 @@ import yaml
 
 from tests.support import gates
 from llmp.verify.manifests import Checker
-from llmp.verify.manifests.crd import load_validator, to_jsonschema, validate_custom_resource
+from llmp.verify.manifests.crd import NOT_STORED_RULE, load_validator, to_jsonschema, validate_custom_resource
 
 SCHEMAS = sorted(p for p in gates.crd_schema_dir().glob("*/*.json")) or [None]
 EXAMPLES = sorted((gates.crd_schema_dir() / "examples").glob("*/*.yaml"))
@@ -112,6 +112,32 @@ def test_a_custom_resource_with_no_schema_is_itself_a_finding(tmp_path):
     findings = validate_custom_resource(doc, schema_dir=tmp_path)
     assert [(f.object_id, f.rule) for f in findings] == [("Widget/a/w", "no-schema")]
     assert "example.com/v1 Widget" in findings[0].message
+
+
+def test_a_provider_installed_kind_without_a_stored_schema_is_not_validated_and_says_why(tmp_path):
+    doc = {"apiVersion": "networking.gke.io/v1", "kind": "GCPBackendPolicy",
+           "metadata": {"name": "p", "namespace": "a"}, "spec": {"anything": 1}}
+    findings = validate_custom_resource(doc, schema_dir=tmp_path)
+    assert [(f.object_id, f.rule) for f in findings] == [("GCPBackendPolicy/a/p", NOT_STORED_RULE)]
+    assert "installed by GKE" in findings[0].message
+
+
+def test_only_the_listed_provider_kinds_escape_the_no_schema_finding(tmp_path):
+    # planted: another kind of the same GKE group (or a listed kind under another group) is still a finding
+    for api_version, kind in [("networking.gke.io/v1", "GCPGatewayPolicy"), ("example.com/v1", "HealthCheckPolicy")]:
+        doc = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "p", "namespace": "a"}}
+        assert [f.rule for f in validate_custom_resource(doc, schema_dir=tmp_path)] == ["no-schema"]
+
+
+def test_a_stored_schema_for_a_provider_installed_kind_is_used(tmp_path):
+    (tmp_path / "networking.gke.io").mkdir()
+    (tmp_path / "networking.gke.io" / "healthcheckpolicy_v1.json").write_text(json.dumps(
+        {"type": "object", "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                                          "metadata": {"type": "object"},
+                                          "spec": {"type": "object", "properties": {"default": {"type": "object"}}}}}))
+    doc = {"apiVersion": "networking.gke.io/v1", "kind": "HealthCheckPolicy",
+           "metadata": {"name": "p", "namespace": "a"}, "spec": {"defualt": {}}}
+    assert [f.rule for f in validate_custom_resource(doc, schema_dir=tmp_path)] == ["additionalProperties"]
 
 
 def test_built_in_objects_are_left_to_the_core_check(tmp_path):
