@@ -8,6 +8,7 @@ kept in step by hand (a test compares its key list with these models).
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from enum import StrEnum
@@ -24,6 +25,7 @@ from llmplatform.config.errors import (
 from llmplatform.config.hardware import ACCELERATORS, machine_gpu_count, machine_types_for
 from llmplatform.predicates.capacity import pool_gpu_capacity
 from llmplatform.problems import Problem, raise_problems
+from llmplatform.serving import tool_parsers
 
 DNS_LABEL = r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$"
 """Names that become Kubernetes object names and label values: DNS-1035 labels, at most 32 characters
@@ -350,6 +352,35 @@ class Autoscaling(Frozen):
     polling_seconds: Annotated[int, Field(ge=5)] = 15
 
 
+class ModelCapability(StrEnum):
+    """What a served model is offered for; decides its vLLM flags and its LiteLLM entry (docs/serving.md).
+
+    `chat`: `/v1/chat/completions` with the model's chat template (instruct models).
+    `completions`: `/v1/completions`, plain text completion; fill-in-the-middle (FIM) is a completion whose
+    prompt the client writes with the model's FIM tokens (see `fim`): vLLM 0.14.0 refuses the OpenAI
+    `suffix` field. Base models belong here.
+    `tools`: agentic tool calls on `/v1/chat/completions` (`tools`, `tool_choice: auto`): vLLM runs with
+    `--enable-auto-tool-choice --tool-call-parser <tool_call_parser>`. Requires `chat`."""
+
+    CHAT = "chat"
+    COMPLETIONS = "completions"
+    TOOLS = "tools"
+
+
+class FimFormat(StrEnum):
+    """The fill-in-the-middle tokens a model was trained with; an IDE writes its FIM prompt with them.
+
+    `qwen-coder`: `<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>` (Qwen2.5-Coder, base and
+    instruct). `starcoder`: `<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>` (StarCoder/2).
+    `codellama`: `<PRE> {prefix} <SUF>{suffix} <MID>` (Code Llama). `deepseek-coder`:
+    `<｜fim▁begin｜>{prefix}<｜fim▁hole｜>{suffix}<｜fim▁end｜>` (DeepSeek-Coder)."""
+
+    QWEN_CODER = "qwen-coder"
+    STARCODER = "starcoder"
+    CODELLAMA = "codellama"
+    DEEPSEEK_CODER = "deepseek-coder"
+
+
 class ModelSpec(Frozen):
     """One served model: a vLLM Deployment, an InferencePool and a ScaledObject."""
 
@@ -368,6 +399,18 @@ class ModelSpec(Frozen):
     input_cost_per_mtok_usd: Annotated[float, Field(gt=0)] = 0.10
     """What a tenant is charged per million prompt tokens; budgets only bind with a cost."""
     output_cost_per_mtok_usd: Annotated[float, Field(gt=0)] = 0.40
+    """Per million completion tokens. Both prices apply to every capability the model serves: chat,
+    completions (FIM) and tool calls are charged alike, against the same team budget."""
+    capabilities: Annotated[tuple[ModelCapability, ...], Field(min_length=1)] = (ModelCapability.CHAT,)
+    """What the model is offered for: `chat`, `completions` (text completion and FIM), `tools` (agentic tool
+    calls; requires `chat` and `tool_call_parser`). Default `[chat]`: an instruct model without tools."""
+    tool_call_parser: str | None = None
+    """With `tools` (required there, refused otherwise): the vLLM parser that turns the model's tool-call
+    text into OpenAI `tool_calls`, one the pinned vLLM release registers
+    (llmplatform/serving/vllm_tool_parsers.json), e.g. `hermes` for Qwen2.5 models."""
+    fim: FimFormat | None = None
+    """The model's fill-in-the-middle tokens, for clients that write FIM prompts (IDE autocomplete).
+    Requires `completions`. None: not offered for FIM."""
     autoscaling: Autoscaling = Autoscaling()
 
     @model_validator(mode="after")
@@ -375,6 +418,39 @@ class ModelSpec(Frozen):
         if self.min_replicas > self.max_replicas:
             raise ValueError(f"min_replicas ({self.min_replicas}) must be <= max_replicas ({self.max_replicas})")
         return self
+
+    @model_validator(mode="after")
+    def _capabilities_consistent(self) -> ModelSpec:
+        """Tools need chat and a parser vLLM knows; a parser needs tools; FIM needs completions."""
+        out: list[Problem] = []
+        caps = [c.value for c in self.capabilities]
+        dupes = sorted({c for c in caps if caps.count(c) > 1})
+        if dupes:
+            out.append(Problem("capabilities", caps, f"must list each capability once ({', '.join(dupes)} repeated)"))
+        tools = ModelCapability.TOOLS in self.capabilities
+        known = tool_parsers.known_parsers()
+        if tools and ModelCapability.CHAT not in self.capabilities:
+            out.append(Problem("capabilities", caps, "tools requires chat: tool calls are made on "
+                               "/v1/chat/completions; add chat, or drop tools"))
+        if tools and self.tool_call_parser is None:
+            out.append(Problem("tool_call_parser", None, "capabilities lists tools, and vLLM needs "
+                               f"--tool-call-parser for tool_choice: auto; one of {', '.join(known)}", missing=True))
+        if self.tool_call_parser is not None and not tools:
+            out.append(Problem("tool_call_parser", self.tool_call_parser,
+                               "only allowed when capabilities lists tools; add tools, or remove tool_call_parser"))
+        elif self.tool_call_parser is not None and self.tool_call_parser not in known:
+            near = difflib.get_close_matches(self.tool_call_parser, known, n=1)
+            out.append(Problem("tool_call_parser", self.tool_call_parser,
+                               f"must be a tool parser {tool_parsers.release()} registers"
+                               + (f" (did you mean {near[0]!r}?)" if near else "") + f": {', '.join(known)}"))
+        if self.fim is not None and ModelCapability.COMPLETIONS not in self.capabilities:
+            out.append(Problem("fim", self.fim.value, "requires completions in capabilities: a FIM prompt is sent "
+                               "to /v1/completions; add completions, or remove fim"))
+        bundle_for_pydantic(out)
+        return self
+
+    def serves(self, capability: ModelCapability) -> bool:
+        return capability in self.capabilities
 
 
 class TenantSpec(Frozen):

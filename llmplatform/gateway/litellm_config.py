@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from llmplatform.config.model import ModelSpec, PlatformConfig, PrefixCacheMode, TenantGatewaySpec
+from llmplatform.config.model import ModelCapability, ModelSpec, PlatformConfig, PrefixCacheMode, TenantGatewaySpec
 from llmplatform.controls.sr3_fail_closed.predicates import BudgetFacts, config_facts
 from llmplatform.controls.tiers import ControlPlan
 
@@ -64,6 +64,26 @@ def cost_per_token(cost_per_mtok_usd: float) -> float:
 
 def _env(name: str) -> str:
     return f"os.environ/{name}"
+
+
+def litellm_mode(model: ModelSpec) -> str:
+    """LiteLLM's `model_info.mode` for a model: `chat` when it serves chat, else `completion`.
+
+    In LiteLLM 1.100.1 the mode routes nothing: one entry answers `/chat/completions` and `/completions`
+    alike (`text_completion` sends an `openai/` model's prompt to the backend's own `/v1/completions`,
+    `main.py`). It decides the health-check probe (`proxy/health_check.py`: a chat call, or a text
+    completion for `completion`), what `/model/info` reports, and the cost map entry the router
+    registers for the deployment (`router.py`)."""
+    return "chat" if model.serves(ModelCapability.CHAT) else "completion"
+
+
+def capability_info(model: ModelSpec) -> dict[str, Any]:
+    """`model_info` keys stating the model's capabilities to clients that read `/model/info`."""
+    info: dict[str, Any] = {"mode": litellm_mode(model)}
+    if model.serves(ModelCapability.TOOLS):
+        info["supports_function_calling"] = True
+        info["supports_tool_choice"] = True
+    return info
 
 
 def render_litellm_config(
@@ -131,7 +151,8 @@ def render_proxy_config(
             "litellm_params": params,
             "model_info": {
                 "id": m.name,
-                "mode": "chat",
+                **capability_info(m),
+                # One price per token for every capability: chat, FIM and tool calls are charged alike.
                 **costs,
                 # Budget reservation reserves input + max_output_tokens at the price above before a
                 # call; without a ceiling it assumes a large default and over-reserves.

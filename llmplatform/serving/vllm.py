@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llmplatform import labels, ports
-from llmplatform.config import ModelSpec
+from llmplatform.config import ModelCapability, ModelSpec
 from llmplatform.k8s import checkov_skips
 from llmplatform.serving import images, names, vllm_metrics_proxy
 from substrates.capabilities import SubstrateCapabilities
@@ -57,6 +57,16 @@ def model_dir(model: ModelSpec) -> str:
     return f"{WEIGHTS_DIR}/{model.name}"
 
 
+def capability_args(model: ModelSpec) -> list[str]:
+    """The flags a model's capabilities need. `tools`: vLLM 0.14.0 answers `tool_choice: auto` with 400
+    unless `--enable-auto-tool-choice` is on, which in turn requires `--tool-call-parser`
+    (`validate_parsed_serve_args`). `chat` and `completions` need none: vLLM serves both routes for every
+    generative model (a model without a chat template fails chat requests, not the server)."""
+    if not model.serves(ModelCapability.TOOLS):
+        return []
+    return ["--enable-auto-tool-choice", "--tool-call-parser", str(model.tool_call_parser)]
+
+
 def vllm_args(model: ModelSpec, caps: SubstrateCapabilities, *, prefix_caching: bool) -> list[str]:
     """`vllm serve` arguments. The weights are local (prestaged), so the Hub is never contacted."""
     return [
@@ -70,6 +80,7 @@ def vllm_args(model: ModelSpec, caps: SubstrateCapabilities, *, prefix_caching: 
         "--gpu-memory-utilization", str(caps.gpu_memory_utilization),
         "--enable-prefix-caching" if prefix_caching else "--no-enable-prefix-caching",
         "--disable-uvicorn-access-log",
+        *capability_args(model),
     ]
 
 

@@ -101,13 +101,13 @@ def test_a_tenant_may_only_allow_configured_models():
 def test_tenant_quotas_must_fit_the_pool():
     raw = stack_raw("prod")
     raw["tenants"][0]["gpu_quota"] = 40
-    assert "tenant gpu_quota adds up to 46 GPUs; the pool has at most 12" in problems_of(raw)
+    assert "tenant gpu_quota adds up to 46 GPUs; the pool has at most 14" in problems_of(raw)
 
 
 def test_a_model_replica_must_fit_on_one_node():
     raw = stack_raw("dev")
     raw["models"][0]["gpus_per_replica"] = 2
-    assert "models[0].gpus_per_replica: 2 is not allowed; model 'qwen-1-5b' needs 2 GPUs per replica" in problems_of(raw)
+    assert "models[0].gpus_per_replica: 2 is not allowed; model 'qwen-coder-1-5b' needs 2 GPUs per replica" in problems_of(raw)
 
 
 def test_time_sharing_multiplies_pool_capacity():

@@ -114,7 +114,29 @@ def test_extra_headers_reach_only_the_named_model():
                                    extra_headers={"qwen-7b": {"x-gateway-model-name": "qwen2.5-7b-instruct"}})
     headers = {e["model_info"]["id"]: e["litellm_params"].get("extra_headers") for e in config["model_list"]}
     assert headers == {"qwen-7b": {"x-gateway-model-name": "qwen2.5-7b-instruct"}, "mistral-7b": None,
-                       "qwen-1-5b": None}
+                       "qwen-1-5b": None, "qwen-coder-7b": None, "qwen-coder-7b-base": None}
+
+
+def test_each_entry_states_its_mode_and_tool_support_from_the_model_capabilities():
+    cfg, config = render("prod")
+    info = {e["model_info"]["id"]: e["model_info"] for e in config["model_list"]}
+    assert {name: i["mode"] for name, i in info.items()} == {
+        "qwen-7b": "chat", "mistral-7b": "chat", "qwen-1-5b": "chat", "qwen-coder-7b": "chat",
+        "qwen-coder-7b-base": "completion"}
+    assert {name for name, i in info.items() if i.get("supports_function_calling")} == {"qwen-coder-7b"}
+    assert info["qwen-coder-7b"]["supports_tool_choice"] is True
+    _, dev = render("dev")
+    (entry,) = dev["model_list"]
+    assert entry["model_info"]["mode"] == "chat" and entry["model_info"]["supports_function_calling"] is True
+
+
+def test_every_capability_of_a_model_is_charged_at_its_prices():
+    cfg, config = render("prod")
+    for entry in config["model_list"]:
+        model = cfg.model(entry["model_info"]["id"])
+        for where in (entry["litellm_params"], entry["model_info"]):
+            assert where["input_cost_per_token"] == pytest.approx(model.input_cost_per_mtok_usd / 1e6)
+            assert where["output_cost_per_token"] == pytest.approx(model.output_cost_per_mtok_usd / 1e6)
 
 
 def test_a_model_without_a_served_name_is_an_error():

@@ -40,7 +40,8 @@ def test_a_first_run_creates_every_team_with_its_budget_limits_and_models(fake, 
     search = fake.teams["search"]
     assert (search["max_budget"], search["budget_duration"], search["rpm_limit"], search["tpm_limit"]) == (
         5000.0, "30d", 600, 2_000_000)
-    assert search["models"] == ["qwen2.5-1.5b-instruct", "qwen2.5-7b-instruct"]
+    assert search["models"] == ["qwen2.5-1.5b-instruct", "qwen2.5-7b-instruct", "qwen2.5-coder-7b",
+                                "qwen2.5-coder-7b-instruct"]
     assert search["metadata"] == {rc.MANAGED_BY_KEY: rc.MANAGED_BY}
     key = fake.valid(sink.keys["search"])
     assert key["team_id"] == "search" and key["key_alias"] == "llmp-search-1"
