@@ -9,6 +9,16 @@ Every request (method, path, headers, parsed JSON body) is recorded under a lock
 what the proxy actually forwarded (e.g. the `cache_salt` field a hook injected). Knobs:
 `delay_s` (sleep before answering), `fail_next(n, status)` (the next n requests fail with that
 status), `completion_tokens` (fixed completion-token count instead of the word count).
+
+It answers as vLLM 0.14.0 does where the coder slice depends on it (`vllm/entrypoints/openai/`):
+a streamed answer (chat or text completion) carries `usage` only when the request asks for it with
+`stream_options.include_usage` (`serving_chat.py`, `serving_completion.py`); `/v1/completions` refuses
+the OpenAI `suffix` field with 400 (`serving_completion.py`: "suffix is not currently supported"), so
+FIM reaches it as a prompt written with the model's FIM tokens; a chat request with `tools` (and
+`tool_choice` not `none`) is answered with one `tool_calls` entry for its first tool, whose arguments
+echo the last user message, `finish_reason: tool_calls` and no content (streamed: the call's name, then
+its arguments in two pieces, as vLLM's parsers stream them). Every tool call sent is kept in
+`tool_calls_sent`, so tests can compare what the client got with what the model server said.
 """
 
 from __future__ import annotations
@@ -66,6 +76,7 @@ class FakeOpenAIBackend:
         self._requests: list[RecordedRequest] = []
         self._fail_remaining = 0
         self._fail_status = 500
+        self.tool_calls_sent: list[dict[str, Any]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -125,6 +136,7 @@ class FakeOpenAIBackend:
     def clear(self) -> None:
         with self._lock:
             self._requests.clear()
+            self.tool_calls_sent.clear()
 
     def fail_next(self, count: int, status: int = 500) -> None:
         with self._lock:
@@ -231,6 +243,9 @@ class _Handler(BaseHTTPRequestHandler):
         usage = self._usage(prompt, reply)
         ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
+        tools = body.get("tools") or []
+        if tools and body.get("tool_choice") != "none":
+            return self._tool_call(body, model, ident, created, tools, last_user, prompt)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             chunks = [
@@ -257,7 +272,42 @@ class _Handler(BaseHTTPRequestHandler):
             "usage": usage,
         })
 
+    def _tool_call(self, body: dict[str, Any], model: str, ident: str, created: int, tools: list[Any],
+                   last_user: str, prompt: str) -> None:
+        name = str(((tools[0] or {}).get("function") or {}).get("name", "tool"))
+        call = {"id": f"chatcmpl-tool-{uuid.uuid4().hex[:16]}", "type": "function",
+                "function": {"name": name, "arguments": json.dumps({"query": last_user})}}
+        with self.owner._lock:
+            self.owner.tool_calls_sent.append(call)
+        usage = self._usage(prompt, call["function"]["arguments"])
+        if body.get("stream"):
+            args = call["function"]["arguments"]
+            half = len(args) // 2
+            head = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model}
+            chunks = [
+                {**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},
+                {**head, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": call["id"], "type": "function",
+                                      "function": {"name": name, "arguments": ""}}]}, "finish_reason": None}]},
+                {**head, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": args[:half]}}]},
+                                      "finish_reason": None}]},
+                {**head, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": args[half:]}}]},
+                                      "finish_reason": None}]},
+                {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+            ]
+            if (body.get("stream_options") or {}).get("include_usage"):
+                chunks.append({**head, "choices": [], "usage": usage})
+            return self._stream(chunks)
+        return self._send_json(200, {
+            "id": ident, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": [call]},
+                         "finish_reason": "tool_calls"}],
+            "usage": usage,
+        })
+
     def _completion(self, body: dict[str, Any]) -> None:
+        if body.get("suffix") is not None:  # vLLM 0.14.0 serving_completion.py
+            return self._send_json(400, {"error": {"message": "suffix is not currently supported",
+                                                   "type": "BadRequestError", "code": 400}})
         model = str(body.get("model", "fake-model"))
         prompt = body.get("prompt", "")
         prompt_text = " ".join(prompt) if isinstance(prompt, list) else str(prompt)
@@ -266,11 +316,11 @@ class _Handler(BaseHTTPRequestHandler):
         ident = f"cmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         if body.get("stream"):
-            chunks = [{"id": ident, "object": "text_completion", "created": created, "model": model,
-                       "choices": [{"index": 0, "text": reply, "finish_reason": None, "logprobs": None}]},
-                      {"id": ident, "object": "text_completion", "created": created, "model": model,
-                       "choices": [{"index": 0, "text": "", "finish_reason": "stop", "logprobs": None}],
-                       "usage": usage}]
+            head = {"id": ident, "object": "text_completion", "created": created, "model": model}
+            chunks = [{**head, "choices": [{"index": 0, "text": reply, "finish_reason": None, "logprobs": None}]},
+                      {**head, "choices": [{"index": 0, "text": "", "finish_reason": "stop", "logprobs": None}]}]
+            if (body.get("stream_options") or {}).get("include_usage"):
+                chunks.append({**head, "choices": [], "usage": usage})
             return self._stream(chunks)
         return self._send_json(200, {
             "id": ident,
