@@ -147,7 +147,7 @@ def test_dev_fails_open_and_serves_an_unknown_key_unmetered_while_postgres_is_do
     assert gw.config["general_settings"]["allow_requests_on_db_unavailable"] is True
     proxy = start_proxy(gw.config, extra_files=gw.extra_files, env=gw.env, with_redis=gw.redis)
     keys = provision(gw, proxy)
-    model = "qwen2.5-1.5b-instruct"
+    (model,) = gw.models  # dev serves one model
     intruder = never_issued()
 
     # With the database up the same string is refused: the fail-open is the outage's doing.
