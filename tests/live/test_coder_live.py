@@ -43,11 +43,11 @@ CHAT, FIM = "qwen-coder-7b", "qwen-coder-7b-base"
 GENERAL = "qwen-1-5b"
 TIGHT_BUDGET_USD = 0.05
 TENANTS = [
-    {"name": "coder", "budget_usd": 100, "rpm": 6000, "tpm": 500_000_000, "allowed_models": [CHAT, FIM],
+    {"name": "coder", "budget_usd": 100, "rpm": 600, "tpm": 500_000_000, "allowed_models": [CHAT, FIM],
      "gpu_quota": 1},
-    {"name": "tight", "budget_usd": TIGHT_BUDGET_USD, "rpm": 6000, "tpm": 500_000_000,
+    {"name": "tight", "budget_usd": TIGHT_BUDGET_USD, "rpm": 600, "tpm": 500_000_000,
      "allowed_models": [CHAT, FIM], "gpu_quota": 1},
-    {"name": "plain", "budget_usd": 100, "rpm": 6000, "tpm": 500_000_000, "allowed_models": [GENERAL],
+    {"name": "plain", "budget_usd": 100, "rpm": 600, "tpm": 500_000_000, "allowed_models": [GENERAL],
      "gpu_quota": 1},
 ]
 FIM_PROMPT = "<|fim_prefix|>def add(a, b):\n    <|fim_suffix|>\n\nprint(add(1, 2))\n<|fim_middle|>"
