@@ -9,7 +9,12 @@ of each, then alternating the two paths in rounds). The backend answers at once,
 direct" is what the proxy itself costs (auth, budget reservation, hook, routing, spend logging).
 Both paths share one load-generating client, so its own overhead cancels in the difference.
 
+Then the same for what an IDE sends while one types: a FIM-sized request (`/completions`, a short code
+prompt, `max_tokens` 16, streamed; the backend sends one chunk per token), measuring the time to the first
+text chunk and to the end of the stream, at `--fim-concurrency` levels.
+
 Usage: .venv/bin/python bench/gateway_hop.py [--concurrency 1 8 32] [--requests 400] [--warmup 40]
+       [--fim-concurrency 1 8] [--fim-requests 200]
 Prints a table and writes bench/results/gateway_hop.json (`make bench-docs` renders docs/benchmarks.md from it).
 Needs what the live tests need (`make live-deps`; Debian postgresql, redis-server, nodejs).
 """
@@ -20,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime
+import json
 import multiprocessing
 import statistics
 import sys
@@ -51,6 +57,18 @@ ROUNDS = 4
 COLUMNS = ("concurrency", "direct_p50_ms", "direct_p95_ms", "gateway_p50_ms", "gateway_p95_ms",
            "added_p50_ms", "added_p95_ms")
 
+FIM_PROMPT = ("<|fim_prefix|>def median(values: list[float]) -> float:\n    ordered = sorted(values)\n"
+              "    mid = len(ordered) // 2\n    if len(ordered) % 2 == 1:\n        return ordered[mid]\n"
+              "    <|fim_suffix|>\n\n\ndef mean(values: list[float]) -> float:\n    return sum(values) / len(values)\n"
+              "<|fim_middle|>")
+"""A short FIM prompt as an IDE sends it for a completion inside a small function (about 80 tokens). The fake
+backend echoes the prompt's words, so it has more than FIM_TOKENS of them to send back."""
+FIM_TOKENS = 16
+"""`max_tokens` of each FIM request: one line of code, what autocomplete asks for while one types."""
+FIM_COLUMNS = ("concurrency", "direct_ttfc_p50_ms", "direct_ttfc_p95_ms", "gateway_ttfc_p50_ms", "gateway_ttfc_p95_ms",
+               "added_ttfc_p50_ms", "added_ttfc_p95_ms", "direct_total_p50_ms", "direct_total_p95_ms",
+               "gateway_total_p50_ms", "gateway_total_p95_ms", "added_total_p50_ms", "added_total_p95_ms")
+
 Row = dict[str, float | int]
 
 
@@ -67,6 +85,65 @@ def summary_row(concurrency: int, direct: Sequence[float], gateway: Sequence[flo
     return {"concurrency": concurrency, "direct_p50_ms": round(d50, 2), "direct_p95_ms": round(d95, 2),
             "gateway_p50_ms": round(g50, 2), "gateway_p95_ms": round(g95, 2),
             "added_p50_ms": round(g50 - d50, 2), "added_p95_ms": round(g95 - d95, 2)}
+
+
+@dataclass(frozen=True)
+class StreamSample:
+    """One streamed request as the client saw it: ms to the first text chunk, ms to `[DONE]`, text chunks."""
+
+    first_chunk_ms: float
+    total_ms: float
+    chunks: int
+
+
+def fim_row(concurrency: int, direct: Sequence[StreamSample], gateway: Sequence[StreamSample]) -> Row:
+    """One FIM result row: p50/p95 of time to first chunk (ttfc) and of the whole stream (total) on each path,
+    and what the gateway adds to each (gateway percentile minus direct percentile)."""
+    row: Row = {"concurrency": concurrency}
+    for metric, attr in (("ttfc", "first_chunk_ms"), ("total", "total_ms")):
+        for pct in (50, 95):
+            d = percentile([getattr(s, attr) for s in direct], pct)
+            g = percentile([getattr(s, attr) for s in gateway], pct)
+            row[f"direct_{metric}_p{pct}_ms"] = round(d, 2)
+            row[f"gateway_{metric}_p{pct}_ms"] = round(g, 2)
+            row[f"added_{metric}_p{pct}_ms"] = round(g - d, 2)
+    return {k: row[k] for k in FIM_COLUMNS}
+
+
+async def timed_fim_calls(url: str, key: str, model: str, *, count: int, concurrency: int) -> list[StreamSample]:
+    """`count` streamed FIM-sized `/completions` calls to `url`, `concurrency` in flight; raises on a non-200,
+    a stream without `[DONE]` or one without text."""
+    body = {"model": model, "prompt": FIM_PROMPT, "max_tokens": FIM_TOKENS, "temperature": 0, "stream": True}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    samples: list[StreamSample] = []
+    pending = iter(range(count))
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}, limits=limits,
+                                 timeout=60, trust_env=False) as client:
+        async def worker() -> None:
+            for _ in pending:
+                start = time.perf_counter()
+                first: float | None = None
+                chunks, done = 0, False
+                async with client.stream("POST", "/completions", json=body) as resp:
+                    if resp.status_code != 200:
+                        raise RuntimeError(f"{url}: HTTP {resp.status_code} {(await resp.aread())[:300]!r}")
+                    async for line in resp.aiter_lines():
+                        if not line.startswith("data:"):
+                            continue
+                        data = line[5:].strip()
+                        if data == "[DONE]":
+                            done = True
+                            break
+                        if any(c.get("text") for c in json.loads(data).get("choices") or []):
+                            chunks += 1
+                            first = first if first is not None else time.perf_counter()
+                end = time.perf_counter()
+                if not done or first is None:
+                    raise RuntimeError(f"{url}: stream ended without [DONE] or text ({chunks} chunks)")
+                samples.append(StreamSample((first - start) * 1000, (end - start) * 1000, chunks))
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return samples
 
 
 def round_sizes(count: int, rounds: int) -> list[int]:
@@ -135,7 +212,21 @@ def backend_process() -> Iterator[BackendAddress]:
             proc.join(5)
 
 
-def run(levels: Sequence[int], count: int, warmup: int) -> list[Row]:
+def _measure(paths: dict[str, tuple[str, str]], calls, model: str, count: int, warmup: int,
+             concurrency: int) -> dict[str, list]:
+    """Warm up each path, then alternate the paths in rounds so a change in background load hits both alike."""
+    for url, auth in paths.values():
+        asyncio.run(calls(url, auth, model, count=warmup, concurrency=concurrency))
+    samples: dict[str, list] = {name: [] for name in paths}
+    for share in round_sizes(count, ROUNDS):
+        for name, (url, auth) in paths.items():
+            samples[name] += asyncio.run(calls(url, auth, model, count=share, concurrency=concurrency))
+    return samples
+
+
+def run(levels: Sequence[int], count: int, warmup: int, fim_levels: Sequence[int] = (),
+        fim_count: int = 0) -> tuple[list[Row], list[Row], list[int]]:
+    """(chat rows, FIM rows, the text-chunk counts seen per FIM stream through the gateway)."""
     with backend_process() as backend, PostgresServer() as pg, RedisServer() as redis:
         gw = rendered_gateway("prod", backend)  # type: ignore[arg-type]  # reads only url and api_key
         model = gw.models[0]
@@ -146,23 +237,22 @@ def run(levels: Sequence[int], count: int, warmup: int) -> list[Row]:
                                                      "models": [model]})
             key = proxy.admin("POST", "/key/generate", {"team_id": team["team_id"], "models": [model]})["key"]
             paths = {"direct": (backend.url, backend.api_key or "unused"), "gateway": (proxy.url, key)}
-            rows = []
+            rows, fim_rows, chunk_counts = [], [], []
             for c in levels:
-                for url, auth in paths.values():
-                    asyncio.run(timed_calls(url, auth, model, count=warmup, concurrency=c))
-                samples: dict[str, list[float]] = {name: [] for name in paths}
-                # Alternate the paths in rounds so a change in background load hits both alike.
-                for share in round_sizes(count, ROUNDS):
-                    for name, (url, auth) in paths.items():
-                        samples[name] += asyncio.run(timed_calls(url, auth, model, count=share, concurrency=c))
+                samples = _measure(paths, timed_calls, model, count, warmup, c)
                 rows.append(summary_row(c, samples["direct"], samples["gateway"]))
                 print(f"concurrency {c}: done", file=sys.stderr)
-    return rows
+            for c in fim_levels:
+                samples = _measure(paths, timed_fim_calls, model, fim_count, warmup, c)
+                fim_rows.append(fim_row(c, samples["direct"], samples["gateway"]))
+                chunk_counts += [s.chunks for s in samples["gateway"]]
+                print(f"FIM concurrency {c}: done", file=sys.stderr)
+    return rows, fim_rows, sorted(set(chunk_counts))
 
 
-def table(rows: Sequence[Row]) -> str:
-    lines = [" | ".join(COLUMNS)]
-    lines += [" | ".join(f"{row[c]:>{len(c)}}" for c in COLUMNS) for row in rows]
+def table(rows: Sequence[Row], columns: Sequence[str] = COLUMNS) -> str:
+    lines = [" | ".join(columns)]
+    lines += [" | ".join(f"{row[c]:>{len(c)}}" for c in columns) for row in rows]
     return "\n".join(lines)
 
 
@@ -172,15 +262,22 @@ def main(argv: Sequence[str]) -> int:
                         help="requests in flight at once, one result row per value (default: 1 8 32)")
     parser.add_argument("--requests", type=int, default=400, help="measured calls per path and level (default 400)")
     parser.add_argument("--warmup", type=int, default=40, help="unmeasured calls per path and level first (default 40)")
+    parser.add_argument("--fim-concurrency", type=int, nargs="*", default=[1, 8],
+                        help="FIM-sized streamed requests in flight, one FIM row per value (default: 1 8; none: skip)")
+    parser.add_argument("--fim-requests", type=int, default=200,
+                        help="measured FIM calls per path and level (default 200)")
     parser.add_argument("--out", type=Path, default=benchlib.RESULTS_DIR,
                         help=f"folder for {NAME}.json (default %(default)s)")
     args = parser.parse_args(argv)
     if args.requests < 2 or min(args.concurrency) < 1 or args.warmup < 0:
         parser.error("--requests must be >= 2, --warmup >= 0 and every --concurrency >= 1")
+    if args.fim_concurrency and (args.fim_requests < 2 or min(args.fim_concurrency) < 1):
+        parser.error("--fim-requests must be >= 2 and every --fim-concurrency >= 1")
 
     machine = benchlib.machine()  # before the run: its load average says what else competed for the CPUs
     started = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-    rows = run(args.concurrency, args.requests, args.warmup)
+    rows, fim_rows, fim_chunks = run(args.concurrency, args.requests, args.warmup, args.fim_concurrency,
+                                     args.fim_requests)
     result = {
         "benchmark": NAME,
         "date": started,
@@ -189,9 +286,16 @@ def main(argv: Sequence[str]) -> int:
         "command": benchlib.command_line(f"{NAME}.py", argv),
         "requests_per_level": args.requests,
         "rows": rows,
+        "fim_request": {"endpoint": "/v1/completions", "stream": True, "max_tokens": FIM_TOKENS,
+                        "prompt_chars": len(FIM_PROMPT), "prompt_words": len(FIM_PROMPT.split()),
+                        "text_chunks_seen": fim_chunks},
+        "fim_requests_per_level": args.fim_requests,
+        "fim_rows": fim_rows,
     }
     path = benchlib.write_result(result, args.out)
     print(table(rows))
+    if fim_rows:
+        print(table(fim_rows, FIM_COLUMNS))
     print(f"wrote {path}")
     return 0
 

@@ -159,6 +159,31 @@ def _gateway_hop(doc: Result) -> list[str]:
                   "added p50 (ms)", "added p95 (ms)"],
                  [[r["concurrency"], r["direct_p50_ms"], r["direct_p95_ms"], r["gateway_p50_ms"], r["gateway_p95_ms"],
                    r["added_p50_ms"], r["added_p95_ms"]] for r in rows])
+    return out + ["", *_fim_hop(doc)]
+
+
+def _fim_request(doc: Result) -> str:
+    req = doc.get("fim_request", {})
+    return (f"`POST {req.get('endpoint')}`, a {req.get('prompt_chars')}-character code prompt with FIM markers "
+            f"({req.get('prompt_words')} words), `max_tokens` {req.get('max_tokens')}, streamed (the backend sends "
+            f"one chunk per token; {'/'.join(map(str, req.get('text_chunks_seen', [])))} text chunks reached the "
+            "client through the gateway)")
+
+
+def _fim_hop(doc: Result) -> list[str]:
+    rows = doc.get("fim_rows")
+    if not rows:
+        return ["FIM-sized streamed requests: not measured in this run (`--fim-concurrency` empty or an older "
+                "result file); `make bench-gateway-hop` measures them."]
+    out = [f"**FIM-sized streamed requests** (what an IDE sends while one types): {_fim_request(doc)}; "
+           f"{doc.get('fim_requests_per_level')} requests per concurrency level. First chunk = time to the first "
+           "text chunk; total = time to `[DONE]`.", ""]
+    out += table(["concurrency", "direct first chunk p50 / p95 (ms)", "gateway first chunk p50 / p95 (ms)",
+                  "added first chunk p50 / p95 (ms)", "direct total p50 / p95 (ms)", "gateway total p50 / p95 (ms)",
+                  "added total p50 / p95 (ms)"],
+                 [[r["concurrency"], *(f"{_fmt(r[f'{path}_{m}_p50_ms'])} / {_fmt(r[f'{path}_{m}_p95_ms'])}"
+                                       for m in ("ttfc", "total") for path in ("direct", "gateway", "added"))]
+                  for r in rows])
     return out
 
 
@@ -181,7 +206,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               "network-config-analyzer, both CEL engines, kubernetes-validate and checkov).", _plan_verify),
     Benchmark("gateway_hop", "Tenant gateway hop", "bench-gateway-hop", "bench/gateway_hop.py",
               "Latency a request gains by going through the LiteLLM tenant gateway instead of straight to the "
-              "(fake, local) model backend, at several concurrency levels.", _gateway_hop),
+              "(fake, local) model backend, at several concurrency levels: chat calls, then FIM-sized streamed "
+              "completions (what an IDE's autocomplete sends).", _gateway_hop),
 )
 
 
@@ -206,6 +232,19 @@ def _hop_glance(doc: Result) -> list[str]:
                 [[r["concurrency"], r["added_p50_ms"], r["added_p95_ms"]] for r in rows])
     return out + ["", "Added = through LiteLLM minus straight to the (fake, local) model backend: the gateway's own "
                   "cost, not a model's latency."]
+
+
+def _fim_glance(doc: Result) -> list[str]:
+    fim = doc.get("fim_rows")
+    if not fim:
+        return ["Not measured yet: run `make bench-gateway-hop`, then `make bench-docs`."]
+    out = table(["requests in flight", "added to the first chunk p50 / p95 (ms)",
+                 "added to the whole stream p50 / p95 (ms)"],
+                [[r["concurrency"], f"{_fmt(r['added_ttfc_p50_ms'])} / {_fmt(r['added_ttfc_p95_ms'])}",
+                  f"{_fmt(r['added_total_p50_ms'])} / {_fmt(r['added_total_p95_ms'])}"] for r in fim])
+    return out + ["", "A FIM-sized request (a short code prompt, 16 tokens, streamed), as autocomplete sends one at each "
+                  "pause in typing; added = through LiteLLM minus straight to the fake backend. Details: "
+                  "[Tenant gateway hop](#tenant-gateway-hop)."]
 
 
 def _growth_glance(doc: Result) -> list[str]:
@@ -236,6 +275,7 @@ def _growth_glance(doc: Result) -> list[str]:
 GLANCE: tuple[tuple[str, str, Callable[[Result], list[str]]], ...] = (
     ("How long does a pull-request check take?", "plan_verify", _pr_check),
     ("What does the tenant gateway add to a request?", "gateway_hop", _hop_glance),
+    ("What does the gateway add to an IDE's autocomplete?", "gateway_hop", _fim_glance),
     ("How does the plan grow with tenants?", "plan_scaling", _growth_glance),
 )
 """The questions a platform engineer asks first, each answered by one short table from one benchmark."""

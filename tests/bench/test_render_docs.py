@@ -71,6 +71,14 @@ def hop_doc() -> dict:
         "requests_per_level": 123,
         "rows": [{"concurrency": 8, "direct_p50_ms": 1.25, "direct_p95_ms": 2.5, "gateway_p50_ms": 11.75,
                   "gateway_p95_ms": 19.5, "added_p50_ms": 10.5, "added_p95_ms": 17.0}],
+        "fim_request": {"endpoint": "/v1/completions", "stream": True, "max_tokens": 16, "prompt_chars": 283,
+                        "prompt_words": 32, "text_chunks_seen": [16]},
+        "fim_requests_per_level": 77,
+        "fim_rows": [{"concurrency": 1, "direct_ttfc_p50_ms": 1.5, "direct_ttfc_p95_ms": 2.25,
+                      "gateway_ttfc_p50_ms": 30.5, "gateway_ttfc_p95_ms": 42.0, "added_ttfc_p50_ms": 29.0,
+                      "added_ttfc_p95_ms": 39.75, "direct_total_p50_ms": 2.0, "direct_total_p95_ms": 3.0,
+                      "gateway_total_p50_ms": 45.5, "gateway_total_p95_ms": 61.0, "added_total_p50_ms": 43.5,
+                      "added_total_p95_ms": 58.0}],
     }
 
 
@@ -250,3 +258,21 @@ def test_a_question_without_its_result_file_says_how_to_measure_it(results_dir: 
     head = glance(render_docs.render(render_docs.load_results(results_dir)))
     part = head[head.index("How long does a pull-request check take?"):head.index("What does the tenant gateway")]
     assert "Not measured yet: run `make bench-plan-verify`" in part and "|---" not in part
+
+
+def test_the_fim_hop_states_first_chunk_and_total_added_with_the_request_shape(results_dir: Path) -> None:
+    text = render_docs.render(render_docs.load_results(results_dir))
+    hop = section(text, "Tenant gateway hop")
+    assert "`POST /v1/completions`, a 283-character code prompt with FIM markers (32 words), `max_tokens` 16, " \
+           "streamed" in hop and "16 text chunks reached the client" in hop and "77 requests per" in hop
+    assert "| 1 | 1.5 / 2.25 | 30.5 / 42.0 | 29.0 / 39.8 | 2 / 3 | 45.5 / 61.0 | 43.5 / 58.0 |" in hop
+    glance = text[text.index("What does the gateway add to an IDE's autocomplete?"):text.index("How does the plan grow")]
+    assert "| 1 | 29.0 / 39.8 | 43.5 / 58.0 |" in glance and "30.5" not in glance
+
+
+def test_a_hop_result_without_fim_rows_says_they_were_not_measured(results_dir: Path) -> None:
+    doc = hop_doc()
+    del doc["fim_rows"]
+    (results_dir / "gateway_hop.json").write_text(json.dumps(doc))
+    hop = section(render_docs.render(render_docs.load_results(results_dir)), "Tenant gateway hop")
+    assert "FIM-sized streamed requests: not measured in this run" in hop

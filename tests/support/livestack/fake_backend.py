@@ -1,9 +1,10 @@
 """A small OpenAI-compatible model server on loopback, for putting behind the real proxy.
 
 Serves `GET /v1/models`, `POST /v1/chat/completions` and `POST /v1/completions` (also without the
-`/v1` prefix), streaming or not. Answers are deterministic: the text is
-`"<reply_prefix><model>: <last user message>"` and `usage` counts whitespace-separated words of
-the prompt and the reply, so cost and budget arithmetic in tests is predictable.
+`/v1` prefix), streaming or not (streamed: one chunk per word; a streamed completion stops after
+`max_tokens` words, as a model server stops after `max_tokens` tokens). Answers are deterministic:
+the text is `"<reply_prefix><model>: <last user message>"` and `usage` counts whitespace-separated
+words of the prompt and the reply, so cost and budget arithmetic in tests is predictable.
 
 Every request (method, path, headers, parsed JSON body) is recorded under a lock; tests assert on
 what the proxy actually forwarded (e.g. the `cache_salt` field a hook injected). Knobs:
@@ -312,16 +313,21 @@ class _Handler(BaseHTTPRequestHandler):
         prompt = body.get("prompt", "")
         prompt_text = " ".join(prompt) if isinstance(prompt, list) else str(prompt)
         reply = f"{self.owner.reply_prefix}{model}: {prompt_text}"
-        usage = self._usage(prompt_text, reply)
         ident = f"cmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         if body.get("stream"):
+            # One chunk per word, as a model server sends one per token, and no more than `max_tokens`.
+            words = reply.split(" ")
+            if isinstance(body.get("max_tokens"), int) and body["max_tokens"] > 0:
+                words = words[:body["max_tokens"]]
             head = {"id": ident, "object": "text_completion", "created": created, "model": model}
-            chunks = [{**head, "choices": [{"index": 0, "text": reply, "finish_reason": None, "logprobs": None}]},
-                      {**head, "choices": [{"index": 0, "text": "", "finish_reason": "stop", "logprobs": None}]}]
+            chunks = [{**head, "choices": [{"index": 0, "text": (" " if i else "") + word, "finish_reason": None,
+                                            "logprobs": None}]} for i, word in enumerate(words)]
+            chunks.append({**head, "choices": [{"index": 0, "text": "", "finish_reason": "stop", "logprobs": None}]})
             if (body.get("stream_options") or {}).get("include_usage"):
-                chunks.append({**head, "choices": [], "usage": usage})
+                chunks.append({**head, "choices": [], "usage": self._usage(prompt_text, " ".join(words))})
             return self._stream(chunks)
+        usage = self._usage(prompt_text, reply)
         return self._send_json(200, {
             "id": ident,
             "object": "text_completion",
