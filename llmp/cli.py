@@ -1,5 +1,5 @@
-"""`llmp`: the offline plan, the proofs (SR1-SR3, manifest validity) and the multi-GPU validation of the
-llm-platform Pulumi program. Start with `llmp plan dev`, then `llmp verify dev`."""
+"""`llmp`: the offline plan, the proofs (SR1-SR3, manifest validity), the multi-GPU validation and tenants' IDE
+configurations of the llm-platform Pulumi program. Start with `llmp plan dev`, then `llmp verify dev`."""
 
 from __future__ import annotations
 
@@ -227,6 +227,54 @@ def validate_multigpu(
     print_summary(report, path, console)
     if not report["passed"]:
         raise typer.Exit(1)
+
+
+@app.command("ide-config")
+def ide_config(
+    stack: str = typer.Argument(..., help="Stack name: reads Pulumi.<stack>.yaml."),
+    tenant: str = typer.Option(..., "--tenant", help="Tenant name (tenants[].name)."),
+    client: str = typer.Option(..., "--client", help="IDE client: continue (config.yaml) or opencode (opencode.json)."),
+    base_url: str | None = typer.Option(
+        None, "--base-url", help="Gateway URL clients put before /chat/completions, e.g. https://llm.example.com/v1 "
+                                 "(default: from the stack, where it publishes the gateway under a DNS name)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the file here (default: stdout)."),
+    project_dir: Path = typer.Option(Path.cwd(), "--project-dir", "-C", help="Folder with Pulumi.yaml."),
+) -> None:
+    """Write an IDE client's configuration for one tenant: the gateway URL, the chat, autocomplete (FIM) and
+    agent models the tenant may call, and the key as a reference to $LLMP_API_KEY (never its value).
+
+    Exit 2: a bad stack file, an unknown tenant, a tenant without a model the client can use, or no base URL.
+    See docs/ide.md.
+    """
+    from llmp.ide.build import build
+    from llmp.ide.clients import Client, DEFAULT_FILE
+    from llmp.ide.roles import IdeConfigError
+
+    root = find_project_dir(project_dir.resolve())
+    try:
+        which = Client(client)
+    except ValueError:
+        err_console.print(f"[red]error:[/] --client {client!r}: must be one of "
+                          f"{', '.join(c.value for c in Client)}", highlight=False)
+        raise typer.Exit(2) from None
+    try:
+        result = build(root, stack, tenant, which, base_url)
+    except (ConfigError, IdeConfigError, ValueError) as exc:  # ValueError: no such stack file
+        err_console.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(2) from None
+    if output is None:
+        sys.stdout.write(result.text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(result.text)
+        err_console.print(f"wrote {output} ({which.value}; save it as {DEFAULT_FILE[which]} where the client "
+                          "reads it, docs/ide.md)", highlight=False)
+    m = result.models
+    roles = [f"chat {m.chat.served_name if m.chat else '-'}", f"autocomplete {m.fim.served_name if m.fim else '-'}",
+             f"agent {m.agent.served_name if m.agent else '-'}"]
+    err_console.print(f"tenant {m.tenant} on {stack} via {result.base_url}: {', '.join(roles)}", highlight=False)
+    for note in result.notes:
+        err_console.print(f"note: {note}", highlight=False)
 
 
 from llmp.charts.cli import app as _charts_app  # noqa: E402 - sub-app registered after the commands
