@@ -264,6 +264,7 @@ def ide_config(
         raise typer.Exit(2) from None
     if output is None:
         sys.stdout.write(result.text)
+        sys.stdout.flush()  # the file before the notes on stderr, where both go to one terminal
     else:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(result.text)

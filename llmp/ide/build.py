@@ -9,7 +9,7 @@ from llmplatform.config.stack_file import load_stack_file
 
 from llmp.ide.base_url import resolve_base_url
 from llmp.ide.checks import problems
-from llmp.ide.clients import API_KEY_ENV, Client, dump, load, render
+from llmp.ide.clients import API_KEY_ENV, OPENCODE_PROMPT_TOKENS, OUTPUT_TOKENS, Client, dump, load, render
 from llmp.ide.roles import ClientModels, IdeConfigError, choose_models, require_usable
 
 
@@ -52,6 +52,11 @@ def _notes(client: Client, models: ClientModels) -> list[str]:
                    f"{'agent mode' if client == Client.CONTINUE else 'opencode'} can answer but not act")
     if client == Client.CONTINUE and models.fim is None:
         out.append(f"no autocomplete: none of tenant {models.tenant}'s models has capability completions")
+    main = models.agent or models.chat
+    if client == Client.OPENCODE and main is not None and main.max_model_len < 2 * (OPENCODE_PROMPT_TOKENS + OUTPUT_TOKENS):
+        out.append(f"{main.served_name} has a context of {main.max_model_len} tokens; opencode's own prompt and tools "
+                   f"take about {OPENCODE_PROMPT_TOKENS} of them and an answer up to "
+                   f"{min(OUTPUT_TOKENS, main.max_model_len // 4)}, leaving little or nothing for the conversation")
     if client == Client.OPENCODE and models.fim is not None:
         out.append(f"opencode has no autocomplete; the FIM model {models.fim.served_name} is for Continue")
     return out

@@ -28,6 +28,12 @@ OUTPUT_TOKENS = 4096
 """opencode's per-reply output budget (`limit.output`), at most a quarter of the model's context."""
 
 
+OPENCODE_PROMPT_TOKENS = 8000
+"""About what opencode 1.18.33 sends before the user's first word: its system prompt and 10 tool definitions,
+about 31,000 characters (measured against the fake backend, tests/ide). A model needs room for it, the
+conversation and `limit.output`."""
+
+
 class Client(StrEnum):
     CONTINUE = "continue"
     OPENCODE = "opencode"
