@@ -15,7 +15,7 @@ from tests.docs.blocks import ROOT, all_blocks, commands
 WORKFLOW = ROOT / ".github" / "workflows" / "pr-check.yml"
 KNOWN_TOOLS = frozenset({
     "make", "pulumi", "kubectl", "jq", "base64", "date", "export", "cat", "echo", "python", "python3",
-    ".venv/bin/python", "llmp", ".venv/bin/llmp", "git", "tee", "crane", "[", "test",
+    ".venv/bin/python", "llmp", ".venv/bin/llmp", "git", "tee", "crane", "[", "test", "curl",
 })
 """Programs the docs may call; anything else is probably a typo or an undocumented prerequisite."""
 _KEYWORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!"})
