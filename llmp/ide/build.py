@@ -28,8 +28,7 @@ def build(project_dir: Path, stack: str, tenant: str, client: Client, base_url: 
     """The checked configuration of `client` for `tenant` on `stack`.
 
     Raises ConfigError (a bad stack file) or IdeConfigError (unknown tenant, no model the client can use, no
-    base URL, or a
-    rendered document that fails `checks.problems`); both mean exit 2.
+    base URL, or a rendered document that fails `checks.problems`); both mean exit 2.
     """
     cfg = load_stack_file(project_dir, stack)
     models = choose_models(cfg, tenant, stack)
@@ -53,6 +52,7 @@ def _notes(client: Client, models: ClientModels) -> list[str]:
     if client == Client.CONTINUE and models.fim is None:
         out.append(f"no autocomplete: none of tenant {models.tenant}'s models has capability completions")
     main = models.agent or models.chat
+    # Twice the fixed part: below it, opencode's own prompt and one answer fill half the context or more.
     if client == Client.OPENCODE and main is not None and main.max_model_len < 2 * (OPENCODE_PROMPT_TOKENS + OUTPUT_TOKENS):
         out.append(f"{main.served_name} has a context of {main.max_model_len} tokens; opencode's own prompt and tools "
                    f"take about {OPENCODE_PROMPT_TOKENS} of them and an answer up to "
