@@ -131,6 +131,7 @@ def test_opencode_answers_a_first_prompt_with_the_key_from_the_environment(backe
     assert f"{agent}: " in run.stdout and "say hello to the platform" in run.stdout
     sent = backend.completion_requests()
     assert sent and {r.body["model"] for r in sent} == {agent}
+    assert {r.path for r in sent} == {"/v1/chat/completions"}, "the base URL's path is kept"
     assert {authorization(r) for r in sent} == {f"Bearer {KEY}"}, "the key is only in the environment"
     assert any(r.body.get("tools") for r in sent), "opencode sends its tools to the agent model"
     assert all(r.body.get("max_tokens", 0) <= result.models.agent.max_model_len // 4 for r in sent)  # type: ignore[union-attr]
@@ -147,6 +148,7 @@ def test_continue_cli_answers_a_first_prompt_with_the_key_from_the_environment(b
     assert f"{chat}: say hello to the platform" in run.stdout
     sent = backend.completion_requests()
     assert sent and {r.body["model"] for r in sent} == {chat}
+    assert {r.path for r in sent} == {"/v1/chat/completions"}, "the base URL's path is kept"
     assert {authorization(r) for r in sent} == {f"Bearer {KEY}"}, "the key is only in the environment"
 
 
