@@ -226,12 +226,22 @@ def _pr_check(doc: Result) -> list[str]:
     return out
 
 
+def _load_note(doc: Result) -> str:
+    """A sentence when the machine was busier than its CPUs when the run started (latencies read high), else ''."""
+    machine = doc.get("machine", {})
+    load, cpus = machine.get("load_avg_1m"), machine.get("cpus")
+    if load is None or not cpus or load <= cpus:
+        return ""
+    return (f" Measured while other work kept the machine busy (load average {_fmt(load)} on {cpus} CPUs): "
+            "both paths were slowed, so read these as upper bounds.")
+
+
 def _hop_glance(doc: Result) -> list[str]:
     rows = doc.get("rows", [])
     out = table(["requests in flight", "added p50 (ms)", "added p95 (ms)"],
                 [[r["concurrency"], r["added_p50_ms"], r["added_p95_ms"]] for r in rows])
     return out + ["", "Added = through LiteLLM minus straight to the (fake, local) model backend: the gateway's own "
-                  "cost, not a model's latency."]
+                  "cost, not a model's latency." + _load_note(doc)]
 
 
 def _fim_glance(doc: Result) -> list[str]:
@@ -244,7 +254,7 @@ def _fim_glance(doc: Result) -> list[str]:
                   f"{_fmt(r['added_total_p50_ms'])} / {_fmt(r['added_total_p95_ms'])}"] for r in fim])
     return out + ["", "A FIM-sized request (a short code prompt, 16 tokens, streamed), as autocomplete sends one at each "
                   "pause in typing; added = through LiteLLM minus straight to the fake backend. Details: "
-                  "[Tenant gateway hop](#tenant-gateway-hop)."]
+                  "[Tenant gateway hop](#tenant-gateway-hop)." + _load_note(doc)]
 
 
 def _growth_glance(doc: Result) -> list[str]:

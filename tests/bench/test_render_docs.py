@@ -276,3 +276,12 @@ def test_a_hop_result_without_fim_rows_says_they_were_not_measured(results_dir: 
     (results_dir / "gateway_hop.json").write_text(json.dumps(doc))
     hop = section(render_docs.render(render_docs.load_results(results_dir)), "Tenant gateway hop")
     assert "FIM-sized streamed requests: not measured in this run" in hop
+
+
+def test_a_run_on_a_busy_machine_says_its_latencies_are_upper_bounds(results_dir: Path) -> None:
+    quiet = render_docs.render(render_docs.load_results(results_dir))
+    assert "upper bounds" not in quiet  # the fixture's load 3.25 on 7 CPUs
+    doc = {**hop_doc(), "machine": {**MACHINE, "load_avg_1m": 9.5, "cpus": 2}}
+    (results_dir / "gateway_hop.json").write_text(json.dumps(doc))
+    head = glance(render_docs.render(render_docs.load_results(results_dir)))
+    assert head.count("(load average 9.5 on 2 CPUs): both paths were slowed, so read these as upper bounds.") == 2
