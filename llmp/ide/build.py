@@ -50,10 +50,12 @@ def _notes(client: Client, models: ClientModels) -> list[str]:
         out.append(f"no tool calls: none of tenant {models.tenant}'s models has capabilities chat + tools, so "
                    f"{'agent mode' if client == Client.CONTINUE else 'opencode'} can answer but not act")
     if client == Client.CONTINUE and models.fim is None:
-        out.append(f"no autocomplete: none of tenant {models.tenant}'s models has capability completions")
+        out.append(f"no autocomplete: none of tenant {models.tenant}'s models has capability completions with a "
+                   "fim format")
     main = models.agent or models.chat
     # Twice the fixed part: below it, opencode's own prompt and one answer fill half the context or more.
-    if client == Client.OPENCODE and main is not None and main.max_model_len < 2 * (OPENCODE_PROMPT_TOKENS + OUTPUT_TOKENS):
+    short = main is not None and main.max_model_len < 2 * (OPENCODE_PROMPT_TOKENS + OUTPUT_TOKENS)
+    if client == Client.OPENCODE and main is not None and short:
         out.append(f"{main.served_name} has a context of {main.max_model_len} tokens; opencode's own prompt and tools "
                    f"take about {OPENCODE_PROMPT_TOKENS} of them and an answer up to "
                    f"{min(OUTPUT_TOKENS, main.max_model_len // 4)}, leaving little or nothing for the conversation")

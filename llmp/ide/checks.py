@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from llmp.ide.clients import KEY_REFERENCE, PROVIDER_ID, Client
+from llmp.ide.clients import CONTINUE_FIM_TEMPLATES, KEY_REFERENCE, PROVIDER_ID, Client
 from llmp.ide.roles import ClientModels
 
 LITERAL_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]{8,}")
@@ -55,7 +55,14 @@ def _continue(doc: dict, models: ClientModels, base_url: str, allowed: set[str])
         elif fim[0].get("useLegacyCompletionsEndpoint") is not True:
             out.append("models: the autocomplete model must use /completions (useLegacyCompletionsEndpoint: true), "
                        "the FIM route a tenant key may call")
+        elif (fim[0].get("promptTemplates") or {}).get("autocomplete") != (template := _template(models)):
+            out.append(f"models: the autocomplete prompt must use {models.fim.served_name}'s FIM tokens "
+                       f"({models.fim.fim}): promptTemplates.autocomplete {template!r}")
     return out
+
+
+def _template(models: ClientModels) -> str:
+    return CONTINUE_FIM_TEMPLATES[(models.fim.fim if models.fim else None) or ""]
 
 
 def _opencode(doc: dict, models: ClientModels, base_url: str, allowed: set[str]) -> list[str]:

@@ -39,6 +39,15 @@ class Client(StrEnum):
     OPENCODE = "opencode"
 
 
+CONTINUE_FIM_TEMPLATES = {
+    "qwen-coder": "<|fim_prefix|>{{{prefix}}}<|fim_suffix|>{{{suffix}}}<|fim_middle|>",
+    "starcoder": "<fim_prefix>{{{prefix}}}<fim_suffix>{{{suffix}}}<fim_middle>",
+    "codellama": "<PRE> {{{prefix}}} <SUF>{{{suffix}}} <MID>",
+    "deepseek-coder": "<｜fim▁begin｜>{{{prefix}}}<｜fim▁hole｜>{{{suffix}}}<｜fim▁end｜>",
+}
+"""Continue's autocomplete prompt (`promptTemplates.autocomplete`, Handlebars: `{{{prefix}}}`, `{{{suffix}}}`)
+for each `models[].fim` format (`FimFormat`): the model's own tokens, not a guess from its served name."""
+
 KEY_REFERENCE = {Client.CONTINUE: f"${{{{ secrets.{API_KEY_ENV} }}}}", Client.OPENCODE: f"{{env:{API_KEY_ENV}}}"}
 """How each client's config names the key: a reference the client resolves, never the value."""
 DEFAULT_FILE = {Client.CONTINUE: "config.yaml", Client.OPENCODE: "opencode.json"}
@@ -47,8 +56,8 @@ DEFAULT_FILE = {Client.CONTINUE: "config.yaml", Client.OPENCODE: "opencode.json"
 def continue_config(models: ClientModels, base_url: str, *, stack: str) -> dict[str, Any]:
     """Continue's config: the chat model (roles chat, edit, apply; `tool_use` when it can call tools, which
     Continue's agent mode needs) and the FIM model (role autocomplete, on `/completions`: the OpenAI provider
-    with `useLegacyCompletionsEndpoint`, the tenant key's FIM route). Continue picks its FIM prompt template
-    from the model name (e.g. `qwen` + `coder`)."""
+    with `useLegacyCompletionsEndpoint`, the tenant key's FIM route; its prompt written with the model's FIM
+    tokens, `promptTemplates.autocomplete`)."""
     common = {"provider": "openai", "apiBase": base_url, "apiKey": KEY_REFERENCE[Client.CONTINUE]}
     entries: list[dict[str, Any]] = []
     if models.chat is not None:
@@ -63,6 +72,7 @@ def continue_config(models: ClientModels, base_url: str, *, stack: str) -> dict[
         entries.append({
             "name": f"{models.fim.served_name} (autocomplete)", "model": models.fim.served_name, **common,
             "roles": ["autocomplete"], "useLegacyCompletionsEndpoint": True,
+            "promptTemplates": {"autocomplete": CONTINUE_FIM_TEMPLATES[models.fim.fim or ""]},
             "defaultCompletionOptions": {"contextLength": models.fim.max_model_len},
         })
     return {"name": f"llm-platform {stack} ({models.tenant})", "version": "1.0.0", "schema": "v1",

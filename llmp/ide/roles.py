@@ -1,8 +1,9 @@
 """Which of a tenant's models an IDE uses for chat, FIM (autocomplete) and agentic tool calls.
 
 Pure: reads the typed stack config, never the cluster. A model qualifies for a role by the capabilities the
-stack gives it (`models[].capabilities`: `chat`, `completions`, `tools`), and only among the tenant's
-`allowed_models`; clients send its `served_name`, the name LiteLLM and the tenant's key know.
+stack gives it (`models[].capabilities`: `chat`, `completions`, `tools`; FIM also needs `models[].fim`, the
+model's fill-in-the-middle tokens), and only among the tenant's `allowed_models`; clients send its
+`served_name`, the name LiteLLM and the tenant's key know.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class ServedModel:
     """What the client sends as `model`."""
     capabilities: frozenset[str]
     max_model_len: int
+    fim: str | None
+    """The model's FIM token format (`models[].fim`, e.g. `qwen-coder`); None: not offered for FIM."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,8 @@ def capabilities(model: ModelSpec) -> frozenset[str]:
 
 
 def _served(model: ModelSpec) -> ServedModel:
-    return ServedModel(model.name, model.served_name, capabilities(model), model.max_model_len)
+    fim = getattr(model.fim, "value", model.fim)
+    return ServedModel(model.name, model.served_name, capabilities(model), model.max_model_len, fim)
 
 
 def find_tenant(cfg: PlatformConfig, name: str, stack: str) -> TenantSpec:
@@ -67,8 +71,8 @@ def choose_models(cfg: PlatformConfig, tenant_name: str, stack: str) -> ClientMo
 
     - agent: the first with `chat` and `tools` (tool calls need both);
     - chat: the agent model when there is one (one model answers and acts), else the first with `chat`;
-    - fim: the first with `completions` and without `chat` (a base model, trained for fill-in-the-middle,
-      as prod serves one), else the first with `completions`.
+    - fim: among those with `completions` and a `fim` format, the first without `chat` (a base model, trained
+      for fill-in-the-middle, as prod serves one), else the first.
 
     Raises IdeConfigError for an unknown tenant.
     """
@@ -76,19 +80,21 @@ def choose_models(cfg: PlatformConfig, tenant_name: str, stack: str) -> ClientMo
     allowed = tuple(_served(m) for m in cfg.models if m.name in tenant.allowed_models)
     agent = next((m for m in allowed if {CHAT, TOOLS} <= m.capabilities), None)
     chat = agent or next((m for m in allowed if CHAT in m.capabilities), None)
-    fim = next((m for m in allowed if COMPLETIONS in m.capabilities and CHAT not in m.capabilities), None) \
-        or next((m for m in allowed if COMPLETIONS in m.capabilities), None)
+    for_fim = [m for m in allowed if COMPLETIONS in m.capabilities and m.fim is not None]
+    fim = next((m for m in for_fim if CHAT not in m.capabilities), None) or next(iter(for_fim), None)
     return ClientModels(tenant=tenant.name, chat=chat, fim=fim, agent=agent, allowed=allowed)
 
 
 def require_usable(models: ClientModels, client: str, stack: str) -> None:
-    """IdeConfigError unless the client can use one of the tenant's models: Continue a chat or an
-    autocomplete model, opencode (chat and agent only) a chat model."""
-    needs = (CHAT, COMPLETIONS) if client == "continue" else (CHAT,)
-    if (CHAT in needs and models.chat) or (COMPLETIONS in needs and models.fim):
+    """IdeConfigError unless the client can use one of the tenant's models: Continue a chat model or one for
+    FIM (`completions` with a `fim` format), opencode (chat and agent only) a chat model."""
+    if models.chat or (client == "continue" and models.fim):
         return
-    listed = ", ".join(f"{m.name} ({', '.join(sorted(m.capabilities)) or 'no capabilities'})" for m in models.allowed)
+    needs = "capability `chat`, or `completions` with a `fim` format," if client == "continue" else \
+        "capability `chat`"
+    listed = ", ".join(f"{m.name} ({', '.join(sorted(m.capabilities))}{f'; fim {m.fim}' if m.fim else ''})"
+                       for m in models.allowed)
     raise IdeConfigError(
-        f"tenant {models.tenant!r} on stack {stack} has no model {client} can use: it needs one with capability "
-        f"{' or '.join(f'`{n}`' for n in needs)} among the tenant's allowed_models, which are {listed or 'none'}; "
-        f"allow such a model in tenants[].allowed_models of Pulumi.{stack}.yaml")
+        f"tenant {models.tenant!r} on stack {stack} has no model {client} can use: it needs one with {needs} "
+        f"among the tenant's allowed_models, which are {listed or 'none'}; allow such a model in "
+        f"tenants[].allowed_models of Pulumi.{stack}.yaml")

@@ -26,7 +26,7 @@ def project_with(tmp_path: Path, stack: str, edit: Callable[[dict[str, Any]], No
     """A project folder holding Pulumi.yaml and `Pulumi.<stack>.yaml` with `edit` applied to its `config:`
     mapping (keys without the `llm-platform:` prefix)."""
     project = tmp_path / "project"
-    project.mkdir()
+    project.mkdir(parents=True)
     shutil.copy(REPO_ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
     doc = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
     plain = {k.split(":", 1)[1]: v for k, v in doc["config"].items()}

@@ -58,6 +58,10 @@ PLANTS: dict[str, tuple[Client, Callable[[dict, ClientModels], None], str]] = {
     "continue FIM on the chat endpoint": (Client.CONTINUE,
                                           lambda d, m: d["models"][1].pop("useLegacyCompletionsEndpoint"),
                                           "the autocomplete model must use /completions"),
+    "continue FIM prompt with another model's tokens": (
+        Client.CONTINUE, lambda d, m: d["models"][1]["promptTemplates"].update(
+            autocomplete="<fim_prefix>{{{prefix}}}<fim_suffix>{{{suffix}}}<fim_middle>"),
+        "the autocomplete prompt must use qwen2.5-coder-7b's FIM tokens (qwen-coder)"),
     "continue no autocomplete": (Client.CONTINUE, lambda d, m: d["models"].pop(1),
                                  "models: the autocomplete model must be"),
     "opencode literal key": (Client.OPENCODE,
