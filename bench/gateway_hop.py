@@ -212,6 +212,13 @@ def backend_process() -> Iterator[BackendAddress]:
             proc.join(5)
 
 
+def fim_model(cfg) -> str:
+    """The served name of the stack's first model an IDE autocompletes with (capability `completions` and a FIM
+    token format, as `llmp ide-config` picks), else its first model."""
+    return next((m.served_name for m in cfg.models if "completions" in m.capabilities and m.fim),
+                cfg.models[0].served_name)
+
+
 def _measure(paths: dict[str, tuple[str, str]], calls, model: str, count: int, warmup: int,
              concurrency: int) -> dict[str, list]:
     """Warm up each path, then alternate the paths in rounds so a change in background load hits both alike."""
@@ -225,17 +232,18 @@ def _measure(paths: dict[str, tuple[str, str]], calls, model: str, count: int, w
 
 
 def run(levels: Sequence[int], count: int, warmup: int, fim_levels: Sequence[int] = (),
-        fim_count: int = 0) -> tuple[list[Row], list[Row], list[int]]:
-    """(chat rows, FIM rows, the text-chunk counts seen per FIM stream through the gateway)."""
+        fim_count: int = 0) -> tuple[list[Row], list[Row], list[int], str]:
+    """(chat rows, FIM rows, the text-chunk counts seen per FIM stream through the gateway, the FIM model)."""
     with backend_process() as backend, PostgresServer() as pg, RedisServer() as redis:
         gw = rendered_gateway("prod", backend)  # type: ignore[arg-type]  # reads only url and api_key
-        model = gw.models[0]
+        model, fim = gw.models[0], fim_model(gw.cfg)
         with LiteLLMProxy(gw.config, postgres=pg, redis=redis if gw.redis else None, database="bench_gateway_hop",
                           extra_files=gw.extra_files, env=gw.env, name="bench") as proxy:
-            print(f"proxy ready in {proxy.startup_seconds:.0f} s; model {model}", file=sys.stderr)
+            print(f"proxy ready in {proxy.startup_seconds:.0f} s; chat model {model}, FIM model {fim}", file=sys.stderr)
+            models = sorted({model, fim})
             team = proxy.admin("POST", "/team/new", {"team_alias": "bench", "max_budget": TENANT_BUDGET_USD,
-                                                     "models": [model]})
-            key = proxy.admin("POST", "/key/generate", {"team_id": team["team_id"], "models": [model]})["key"]
+                                                     "models": models})
+            key = proxy.admin("POST", "/key/generate", {"team_id": team["team_id"], "models": models})["key"]
             paths = {"direct": (backend.url, backend.api_key or "unused"), "gateway": (proxy.url, key)}
             rows, fim_rows, chunk_counts = [], [], []
             for c in levels:
@@ -243,11 +251,11 @@ def run(levels: Sequence[int], count: int, warmup: int, fim_levels: Sequence[int
                 rows.append(summary_row(c, samples["direct"], samples["gateway"]))
                 print(f"concurrency {c}: done", file=sys.stderr)
             for c in fim_levels:
-                samples = _measure(paths, timed_fim_calls, model, fim_count, warmup, c)
+                samples = _measure(paths, timed_fim_calls, fim, fim_count, warmup, c)
                 fim_rows.append(fim_row(c, samples["direct"], samples["gateway"]))
                 chunk_counts += [s.chunks for s in samples["gateway"]]
                 print(f"FIM concurrency {c}: done", file=sys.stderr)
-    return rows, fim_rows, sorted(set(chunk_counts))
+    return rows, fim_rows, sorted(set(chunk_counts)), fim
 
 
 def table(rows: Sequence[Row], columns: Sequence[str] = COLUMNS) -> str:
@@ -276,7 +284,7 @@ def main(argv: Sequence[str]) -> int:
 
     machine = benchlib.machine()  # before the run: its load average says what else competed for the CPUs
     started = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-    rows, fim_rows, fim_chunks = run(args.concurrency, args.requests, args.warmup, args.fim_concurrency,
+    rows, fim_rows, fim_chunks, fim = run(args.concurrency, args.requests, args.warmup, args.fim_concurrency,
                                      args.fim_requests)
     result = {
         "benchmark": NAME,
@@ -286,7 +294,7 @@ def main(argv: Sequence[str]) -> int:
         "command": benchlib.command_line(f"{NAME}.py", argv),
         "requests_per_level": args.requests,
         "rows": rows,
-        "fim_request": {"endpoint": "/v1/completions", "stream": True, "max_tokens": FIM_TOKENS,
+        "fim_request": {"endpoint": "/v1/completions", "model": fim, "stream": True, "max_tokens": FIM_TOKENS,
                         "prompt_chars": len(FIM_PROMPT), "prompt_words": len(FIM_PROMPT.split()),
                         "text_chunks_seen": fim_chunks},
         "fim_requests_per_level": args.fim_requests,

@@ -164,7 +164,8 @@ def _gateway_hop(doc: Result) -> list[str]:
 
 def _fim_request(doc: Result) -> str:
     req = doc.get("fim_request", {})
-    return (f"`POST {req.get('endpoint')}`, a {req.get('prompt_chars')}-character code prompt with FIM markers "
+    model = f" to `{req['model']}` (the prod FIM model)" if req.get("model") else ""
+    return (f"`POST {req.get('endpoint')}`{model}, a {req.get('prompt_chars')}-character code prompt with FIM markers "
             f"({req.get('prompt_words')} words), `max_tokens` {req.get('max_tokens')}, streamed (the backend sends "
             f"one chunk per token; {'/'.join(map(str, req.get('text_chunks_seen', [])))} text chunks reached the "
             "client through the gateway)")

@@ -40,3 +40,10 @@ def test_the_fim_row_is_gateway_minus_direct_for_first_chunk_and_total() -> None
     assert row["direct_ttfc_p50_ms"] == 3.0 and row["gateway_ttfc_p50_ms"] == 15.0
     assert row["added_ttfc_p50_ms"] == 12.0 and row["added_total_p50_ms"] == 24.0 - 4.0
     assert row["added_ttfc_p95_ms"] == pytest.approx(18.6 - 4.8)
+
+
+def test_the_fim_request_goes_to_the_model_an_ide_autocompletes_with() -> None:
+    from tests.ide.stacks import config
+
+    assert hop.fim_model(config("prod")) == "qwen2.5-coder-7b"
+    assert hop.fim_model(config("vast")) == config("vast").models[0].served_name  # no FIM model: the first
