@@ -53,12 +53,15 @@ def _notes(client: Client, models: ClientModels) -> list[str]:
         out.append(f"no autocomplete: none of tenant {models.tenant}'s models has capability completions with a "
                    "fim format")
     main = models.agent or models.chat
-    # Twice the fixed part: below it, opencode's own prompt and one answer fill half the context or more.
-    short = main is not None and main.max_model_len < 2 * (OPENCODE_PROMPT_TOKENS + OUTPUT_TOKENS)
-    if client == Client.OPENCODE and main is not None and short:
-        out.append(f"{main.served_name} has a context of {main.max_model_len} tokens; opencode's own prompt and tools "
-                   f"take about {OPENCODE_PROMPT_TOKENS} of them and an answer up to "
-                   f"{min(OUTPUT_TOKENS, main.max_model_len // 4)}, leaving little or nothing for the conversation")
+    if client == Client.OPENCODE and main is not None:
+        answer = min(OUTPUT_TOKENS, main.max_model_len // 4)
+        room = main.max_model_len - OPENCODE_PROMPT_TOKENS - answer
+        # Less room than opencode's own prompt takes: a few turns at most; none at all: every request refused.
+        if room < OPENCODE_PROMPT_TOKENS:
+            out.append(f"{main.served_name} has a context of {main.max_model_len} tokens; opencode's own prompt and "
+                       f"tools take about {OPENCODE_PROMPT_TOKENS} and an answer up to {answer}, " + (
+                           f"leaving about {room} for the conversation" if room > 0 else
+                           "more than the context: the model will refuse opencode's requests (context length)"))
     if client == Client.OPENCODE and models.fim is not None:
         out.append(f"opencode has no autocomplete; the FIM model {models.fim.served_name} is for Continue")
     return out

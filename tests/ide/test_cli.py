@@ -113,3 +113,12 @@ def test_a_bad_stack_file_exits_2_with_the_config_error(tmp_path: Path) -> None:
     result = ide_config("dev", "-C", str(project), "--tenant", "search", "--client", "continue",
                         "--base-url", BASE_URL)
     assert result.exit_code == 2 and "tenants[0].budget_usd" in result.stderr
+
+
+def test_opencode_is_told_when_the_model_has_no_room_for_its_own_prompt() -> None:
+    dev = ide_config("dev", "-C", str(REPO_ROOT), "--tenant", "search", "--client", "opencode", "--base-url", BASE_URL)
+    assert dev.exit_code == 0
+    assert ("qwen2.5-coder-1.5b-instruct has a context of 8192 tokens; opencode's own prompt and tools take about "
+            "8000 and an answer up to 2048, more than the context") in dev.stderr
+    prod = ide_config("prod", "-C", str(REPO_ROOT), "--tenant", "search", "--client", "opencode", "--base-url", BASE_URL)
+    assert "leaving about 4288 for the conversation" in prod.stderr
