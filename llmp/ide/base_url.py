@@ -4,24 +4,30 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from llmplatform import ports
 from llmplatform.config.model import PlatformConfig
 
 from llmp.ide.roles import IdeConfigError
 
 
 def stack_base_url(cfg: PlatformConfig) -> str | None:
-    """The URL clients outside the cluster use, where the stack alone decides it: a public edge with a DNS
-    name serves `https://<hostname>/v1`. None where it does not (the cluster-only or internal edge: the
-    address comes from a load balancer or a port-forward, known only after `pulumi up`).
+    """The URL clients outside the cluster use, where the stack alone decides it: a public edge serves
+    `https://<hostname>/v1`, an internal one with a DNS name `http://<hostname>:4000/v1`. None otherwise (no
+    edge, or an internal load balancer whose address is assigned at deployment): the user passes --base-url.
 
-    The one place this is derived; it reads `tenant_gateway.exposure` (issue 17's tenant edge) where the
-    config has it, and nothing on a config without it.
+    The one place this is derived. It reads `tenant_gateway.exposure` (issue 17's tenant edge: `mode`,
+    `hostname`) where the config has it; on merging the edge, this becomes its `client_base_url(cfg)` + `/v1`
+    for the public and internal modes (that function's cluster-mode URL is in-cluster only, no use to an IDE).
     """
     exposure = getattr(cfg.tenant_gateway, "exposure", None)
     mode = getattr(getattr(exposure, "mode", None), "value", getattr(exposure, "mode", None))
     hostname = getattr(exposure, "hostname", None)
-    if mode == "public" and hostname:
+    if not hostname:
+        return None
+    if mode == "public":
         return f"https://{hostname}/v1"
+    if mode == "internal":
+        return f"http://{hostname}:{ports.LITELLM_HTTP}/v1"
     return None
 
 

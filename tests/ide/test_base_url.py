@@ -20,8 +20,13 @@ def test_a_public_edge_with_a_hostname_serves_https_on_it() -> None:
     assert stack_base_url(with_exposure(mode="public", hostname="llm.acme.example")) == "https://llm.acme.example/v1"
 
 
+def test_an_internal_edge_with_a_hostname_serves_plain_http_on_litellms_port() -> None:
+    assert stack_base_url(with_exposure(mode="internal", hostname="llm.corp.internal")) == \
+        "http://llm.corp.internal:4000/v1"
+
+
 @pytest.mark.parametrize("exposure", [{"mode": "internal", "hostname": None}, {"mode": "cluster", "hostname": None},
-                                      {"mode": "public", "hostname": None}])
+                                      {"mode": "cluster", "hostname": "ignored"}, {"mode": "public", "hostname": None}])
 def test_an_edge_without_a_public_name_gives_no_url(exposure: dict) -> None:
     assert stack_base_url(with_exposure(**exposure)) is None
 
