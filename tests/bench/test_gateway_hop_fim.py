@@ -14,9 +14,19 @@ from tests.support.livestack.fake_backend import FakeOpenAIBackend
 hop = load_bench_module("gateway_hop")
 
 
+def run(coro):
+    """Run `coro` on a loop of its own. Not asyncio.run: it leaves the main thread without a current event loop
+    (set_event_loop(None)), and the Pulumi SDK that later tests in this process run asks for one."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()
+
+
 def test_a_fim_request_streams_16_chunks_timed_to_the_first_and_the_last() -> None:
     with FakeOpenAIBackend(models=("coder",)) as backend:
-        samples = asyncio.run(hop.timed_fim_calls(backend.url, "unused", "coder", count=3, concurrency=2))
+        samples = run(hop.timed_fim_calls(backend.url, "unused", "coder", count=3, concurrency=2))
         sent = backend.completion_requests()
     assert len(samples) == 3
     assert all(s.chunks == hop.FIM_TOKENS == 16 for s in samples)
@@ -29,7 +39,7 @@ def test_a_refused_fim_request_stops_the_benchmark() -> None:
     with FakeOpenAIBackend(models=("coder",)) as backend:
         backend.fail_next(1, 429)
         with pytest.raises(RuntimeError, match="HTTP 429"):
-            asyncio.run(hop.timed_fim_calls(backend.url, "unused", "coder", count=2, concurrency=1))
+            run(hop.timed_fim_calls(backend.url, "unused", "coder", count=2, concurrency=1))
 
 
 def test_the_fim_row_is_gateway_minus_direct_for_first_chunk_and_total() -> None:
