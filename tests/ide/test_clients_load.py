@@ -115,7 +115,8 @@ def test_opencode_refuses_a_wrongly_typed_field(path: tuple, value: object, mess
 
 @pytest.fixture
 def backend():
-    with FakeOpenAIBackend(api_key=KEY) as server:
+    # The agents send their tools on every turn: answered with a tool call each time, they would never stop.
+    with FakeOpenAIBackend(api_key=KEY, answer_tools=False) as server:
         yield server
 
 

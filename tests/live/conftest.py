@@ -105,6 +105,7 @@ def fake_backend(_fake_backend_server: FakeOpenAIBackend) -> FakeOpenAIBackend:
     backend.delay_s = 0.0
     backend.completion_tokens = None
     backend.reply_prefix = ""
+    backend.answer_tools = True
     return backend
 
 

@@ -31,6 +31,7 @@ def test_a_reconciler_made_key_serves_opencode_continue_and_autocomplete_through
         start_proxy, fake_backend: FakeOpenAIBackend, tmp_path: Path) -> None:
     require(ide_clients.opencode_missing_reason() is None, f"IDE clients: {ide_clients.opencode_missing_reason()}")
     ide_clients.ensure_node_modules()
+    fake_backend.answer_tools = False  # the agents send tools every turn; a tool call each time would never end
     gw = rendered_gateway("prod", fake_backend)
     proxy = start_proxy(gw.config, extra_files=gw.extra_files, env=gw.env, with_redis=gw.redis)
     tenant = next(t for t in gw.cfg.tenants if t.name == TENANT)

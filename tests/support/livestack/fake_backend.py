@@ -9,7 +9,8 @@ words of the prompt and the reply, so cost and budget arithmetic in tests is pre
 Every request (method, path, headers, parsed JSON body) is recorded under a lock; tests assert on
 what the proxy actually forwarded (e.g. the `cache_salt` field a hook injected). Knobs:
 `delay_s` (sleep before answering), `fail_next(n, status)` (the next n requests fail with that
-status), `completion_tokens` (fixed completion-token count instead of the word count).
+status), `completion_tokens` (fixed completion-token count instead of the word count),
+`answer_tools` (False: no tool calls, below).
 
 It answers as vLLM 0.14.0 does where the coder slice depends on it (`vllm/entrypoints/openai/`):
 a streamed answer (chat or text completion) carries `usage` only when the request asks for it with
@@ -67,8 +68,12 @@ class FakeOpenAIBackend:
         delay_s: float = 0.0,
         completion_tokens: int | None = None,
         api_key: str | None = None,
+        answer_tools: bool = True,
     ) -> None:
         self.models = list(models)
+        self.answer_tools = answer_tools
+        """False: a request with `tools` gets the plain text answer. An IDE agent sends its tools on every
+        turn; answering each turn with a tool call would keep it calling tools until its step limit."""
         self.reply_prefix = reply_prefix
         self.delay_s = delay_s
         self.completion_tokens = completion_tokens
@@ -245,7 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
         ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
         tools = body.get("tools") or []
-        if tools and body.get("tool_choice") != "none":
+        if tools and body.get("tool_choice") != "none" and self.owner.answer_tools:
             return self._tool_call(body, model, ident, created, tools, last_user, prompt)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
