@@ -4,31 +4,22 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from llmplatform import ports
-from llmplatform.config.model import PlatformConfig
+from llmplatform.config.model import ExposureMode, PlatformConfig
+from llmplatform.gateway.edge import client_base_url
 
 from llmp.ide.roles import IdeConfigError
 
 
 def stack_base_url(cfg: PlatformConfig) -> str | None:
-    """The URL clients outside the cluster use, where the stack alone decides it: a public edge serves
-    `https://<hostname>/v1`, an internal one with a DNS name `http://<hostname>:4000/v1`. None otherwise (no
-    edge, or an internal load balancer whose address is assigned at deployment): the user passes --base-url.
-
-    The one place this is derived. It reads `tenant_gateway.exposure` (issue 17's tenant edge: `mode`,
-    `hostname`) where the config has it; on merging the edge, this becomes its `client_base_url(cfg)` + `/v1`
-    for the public and internal modes (that function's cluster-mode URL is in-cluster only, no use to an IDE).
-    """
-    exposure = getattr(cfg.tenant_gateway, "exposure", None)
-    mode = getattr(getattr(exposure, "mode", None), "value", getattr(exposure, "mode", None))
-    hostname = getattr(exposure, "hostname", None)
-    if not hostname:
+    """The URL clients outside the cluster use, where the stack alone decides it: the tenant edge's
+    `client_base_url` (public `https://<hostname>`, internal with a DNS name `http://<hostname>:4000`) plus
+    `/v1`. None otherwise: a `cluster` stack's URL is in-cluster only, no use to an IDE, and an internal load
+    balancer without a hostname gets its address at deployment (the stack output `tenantClientUrl`), so the
+    user passes --base-url."""
+    if cfg.tenant_gateway.exposure.mode is ExposureMode.CLUSTER:
         return None
-    if mode == "public":
-        return f"https://{hostname}/v1"
-    if mode == "internal":
-        return f"http://{hostname}:{ports.LITELLM_HTTP}/v1"
-    return None
+    base = client_base_url(cfg)
+    return f"{base}/v1" if base else None
 
 
 def resolve_base_url(cfg: PlatformConfig, stack: str, override: str | None) -> str:
