@@ -59,6 +59,9 @@ serving = ServingStack(
         namespaces=namespaces,
         hf_token=read_secret("hf_token"),
         control_plan=control_plan,
+        observability=cfg.observability,
+        budget_db_instances=cfg.tenant_gateway.postgres_instances,
+        budget_cache=cfg.tenant_gateway.redis,
     ),
     opts=k8s_opts,
 )

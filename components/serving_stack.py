@@ -20,8 +20,9 @@ import pulumi_random as random
 
 from components.platform_namespaces import PlatformNamespaces
 from llmplatform import labels, naming
-from llmplatform.config import ModelSpec, TenantSpec
+from llmplatform.config import ModelSpec, Observability, TenantSpec
 from llmplatform.controls.tiers import ControlPlan
+from llmplatform.observability import rules
 from llmplatform.serving import autoscaling, charts, images, kueue, names, routing, vllm
 from llmplatform.problems import Problem, raise_problems
 from llmplatform.serving.charts import ChartPin
@@ -49,6 +50,14 @@ class ServingStackArgs:
     """Its prefix-cache mode decides vLLM's prefix caching (`off` renders `--no-enable-prefix-caching`,
     every other mode `--enable-prefix-caching`); its high availability (prod) gives the Kueue and KEDA
     controllers, whose webhooks every serving pod creation and scale passes through, two replicas and PDBs."""
+    observability: Observability = Observability()
+    """Alert thresholds and Prometheus' history; the rules go to the Prometheus release's rule files. Where
+    the control plan is highly available (prod) history is kept on a PersistentVolume."""
+    budget_db_instances: int = 1
+    """CloudNativePG instances of the budget database (`tenant_gateway.postgres_instances`): what
+    BudgetDatabaseNotReady counts against."""
+    budget_cache: bool = False
+    """True: the budget cache runs (`tenant_gateway.redis`), so BudgetCacheDown is rendered."""
     hf_token: pulumi.Input[str] | None = None
     """Hugging Face token for gated weights (secret). None: no Secret; the download runs anonymously."""
     route_timeout_seconds: int = 600
@@ -151,8 +160,17 @@ class ServingStack(pulumi.ComponentResource):
                             charts.kueue_values(managed, ha=args.control_plan.high_availability))
         keda_rel = release("keda", charts.KEDA, ns.platform[naming.NS_KEDA].metadata.name,
                            charts.keda_values(naming.NS_SERVING, ha=args.control_plan.high_availability))
+        rule_inputs = rules.RuleInputs(
+            models=args.models, observability=args.observability, serving_namespace=naming.NS_SERVING,
+            tenant_gateway_namespace=naming.NS_TENANT_GATEWAY, budget_db_instances=args.budget_db_instances,
+            budget_cache=args.budget_cache, fail_closed=args.control_plan.fail_closed)
+        obs = args.observability
+        history = charts.PrometheusHistory(obs.retention_days, obs.storage_gib) \
+            if args.control_plan.high_availability else None
         release("prometheus", charts.PROMETHEUS, ns.platform[naming.NS_MONITORING].metadata.name,
-                charts.prometheus_values(naming.NS_SERVING, naming.NS_GATEWAY))
+                charts.prometheus_values(naming.NS_SERVING, naming.NS_GATEWAY,
+                                         alerting_rules=rules.alerting_rules(rule_inputs),
+                                         recording_rules=rules.recording_rules(rule_inputs), history=history))
         istio_ns = k8s.core.v1.Namespace(
             f"{name}-istio-ns", metadata={"name": names.ISTIO_NAMESPACE, "labels": {
                 labels.NAMESPACE_TIER: labels.NS_TIER_PLATFORM, labels.PART_OF: "llm-platform",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from llmplatform.config import GkeSubstrate, GpuPoolSpec, ModelSpec, PlatformConfig
 from llmplatform.config.model import ClusterLocation
+from llmplatform.controls import tiers
 from llmp.cost.pricing import LocationKind
 from llmplatform.gateway import workloads
 
@@ -143,6 +144,10 @@ def gke_layout(cfg: PlatformConfig) -> ClusterLayout:
     if gw.redis:
         volumes.append(VolumeLayout(name="budget cache (Redis PVC)", disk_type=PVC_DISK_TYPE,
                                     size_gb=REDIS_STORAGE_GB, count=1))
+    if tiers.high_availability(cfg.profile):
+        # Prometheus keeps the SLO windows' history on a volume where the stack is highly available (prod).
+        volumes.append(VolumeLayout(name="Prometheus history (PVC)", disk_type=PVC_DISK_TYPE,
+                                    size_gb=cfg.observability.storage_gib, count=1))
     zonal = sub.location == ClusterLocation.ZONAL
     return ClusterLayout(
         region=sub.region,

@@ -632,6 +632,66 @@ class TenantGatewaySpec(Frozen):
     """The tenant edge: who outside the cluster reaches LiteLLM, and how (`cluster`, `internal`, `public`)."""
 
 
+VLLM_TTFT_BUCKETS_SECONDS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5,
+                             10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0)
+"""Bucket bounds of vLLM 0.14.0's `vllm:time_to_first_token_seconds` (vllm/v1/metrics/loggers.py; `llmp verify`
+compares them with the recorded source). A latency SLO is counted from a bucket, so its bound must be one."""
+VLLM_ITL_BUCKETS_SECONDS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+                            20.0, 40.0, 80.0)
+"""Bucket bounds of vLLM 0.14.0's `vllm:inter_token_latency_seconds` (same source)."""
+
+
+class Observability(Frozen):
+    """Alert thresholds (each key names its unit) and the monitoring stack's footprint. What each alert
+    means and what to do: docs/operations.md. Whether history is kept on a volume and an Alertmanager runs
+    follows the profile (prod: both), not this block."""
+
+    team_spend_alert_share: Annotated[float, Field(gt=0, lt=1)] = 0.8
+    """Share (0-1) of a team's `budget_usd` spent in the current budget period that raises TeamBudgetNearlySpent;
+    at 1 LiteLLM refuses the team's keys."""
+    litellm_5xx_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    """Share (0-1) of LiteLLM's responses over 5 minutes answered 5xx that raises LiteLLMErrorRatioHigh."""
+    ttft_slo_seconds: float = 2.5
+    """Time-to-first-token objective per request, seconds; must be a bucket bound of vLLM's histogram
+    (VLLM_TTFT_BUCKETS_SECONDS: 0.5, 0.75, 1.0, 2.5, 5.0, ...)."""
+    ttft_slo_target: Annotated[float, Field(gt=0, lt=1)] = 0.99
+    """Share (0-1) of a model's requests that must meet `ttft_slo_seconds` over 30 days; burn-rate alerts
+    fire when the error budget (1 - target) burns 14.4x too fast over 1 h, or 6x over 6 h."""
+    itl_slo_seconds: float = 0.1
+    """Inter-token latency objective, seconds between tokens; a bucket bound of vLLM's histogram
+    (VLLM_ITL_BUCKETS_SECONDS: 0.05, 0.075, 0.1, 0.15, ...)."""
+    itl_slo_target: Annotated[float, Field(gt=0, lt=1)] = 0.99
+    """Share (0-1) of a model's inter-token intervals that must meet `itl_slo_seconds` over 30 days."""
+    kv_cache_saturation: Annotated[float, Field(gt=0, le=1)] = 0.95
+    """KV-cache use (0-1) of a replica held for `saturation_minutes` that raises ModelKvCacheSaturated
+    (above the autoscaling threshold: it means scaling did not relieve it)."""
+    saturation_minutes: Annotated[int, Field(ge=1, le=120)] = 10
+    """Minutes a saturation condition (KV cache, at max replicas with requests waiting) must hold."""
+    pending_workload_minutes: Annotated[int, Field(ge=1, le=240)] = 15
+    """Minutes Kueue workloads may wait for quota before KueueWorkloadsPendingForQuota."""
+    retention_days: Annotated[int, Field(ge=1, le=400)] = 30
+    """Days of history Prometheus keeps where it has a volume (prod); at least the 30-day SLO window there.
+    Without a volume (dev) history lives on an emptyDir for 2 days."""
+    storage_gib: Annotated[int, Field(ge=1, le=4096)] = 50
+    """Size of Prometheus' PersistentVolume where it has one (prod), GiB of pd-balanced (in the cost estimate)."""
+
+    @field_validator("ttft_slo_seconds")
+    @classmethod
+    def _ttft_bucket(cls, value: float) -> float:
+        if value not in VLLM_TTFT_BUCKETS_SECONDS:
+            raise ValueError("must be a bucket bound of vLLM's vllm:time_to_first_token_seconds histogram, one of: "
+                             + ", ".join(format(b, "g") for b in VLLM_TTFT_BUCKETS_SECONDS))
+        return value
+
+    @field_validator("itl_slo_seconds")
+    @classmethod
+    def _itl_bucket(cls, value: float) -> float:
+        if value not in VLLM_ITL_BUCKETS_SECONDS:
+            raise ValueError("must be a bucket bound of vLLM's vllm:inter_token_latency_seconds histogram, one of: "
+                             + ", ".join(format(b, "g") for b in VLLM_ITL_BUCKETS_SECONDS))
+        return value
+
+
 class PlatformConfig(Frozen):
     """Everything `__main__.py` needs, validated once."""
 
@@ -643,6 +703,7 @@ class PlatformConfig(Frozen):
     tenants: Annotated[tuple[TenantSpec, ...], Field(min_length=1)]
     tenant_gateway: TenantGatewaySpec = TenantGatewaySpec()
     governance: Governance = Governance()
+    observability: Observability = Observability()
 
     def model(self, name: str) -> ModelSpec:
         return next(m for m in self.models if m.name == name)

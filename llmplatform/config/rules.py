@@ -127,12 +127,22 @@ def edge_problems(cfg: PlatformConfig) -> list[Problem]:
                     "that keeps client addresses, no VPC and no Google proxies in front of it)")]
 
 
+SLO_WINDOW_DAYS = 30
+"""The latency objectives' period (llmplatform/observability/rules.py): prod keeps at least this much history."""
+
+
 def _high_availability_problems(cfg: PlatformConfig) -> list[Problem]:
     """Prod keeps the cluster highly available: the cheap dev shapes are refused there."""
-    sub = cfg.substrate
-    if not tiers.high_availability(cfg.profile) or not isinstance(sub, GkeSubstrate):
+    if not tiers.high_availability(cfg.profile):
         return []
     out = []
+    if cfg.observability.retention_days < SLO_WINDOW_DAYS:
+        out.append(Problem("observability.retention_days", cfg.observability.retention_days,
+                           f"prod keeps at least {SLO_WINDOW_DAYS} days of history, the latency SLOs' window "
+                           f"(their error budget and burn rates are computed over it); set {SLO_WINDOW_DAYS} or more"))
+    sub = cfg.substrate
+    if not isinstance(sub, GkeSubstrate):
+        return out
     if sub.location != ClusterLocation.REGIONAL:
         out.append(Problem("substrate.location", sub.location.value,
                            "prod must be regional: a zonal control plane is one replica in one zone, so a zone "

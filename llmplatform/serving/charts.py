@@ -171,6 +171,14 @@ PROMETHEUS_DEFAULT_JOBS = (
 (prometheus-community/helm-charts tag prometheus-28.10.0, charts/prometheus/values.yaml and templates/cm.yaml)."""
 
 
+@dataclass(frozen=True)
+class PrometheusHistory:
+    """History kept on a PersistentVolume (`observability.retention_days`, `observability.storage_gib`)."""
+
+    retention_days: int
+    storage_gib: int
+
+
 PROMETHEUS_CONFIG_RELOAD_SECONDS = 30
 PROMETHEUS_EXTRA_FLAGS = ("enable-feature=auto-reload-config",
                           f"config.auto-reload-interval={PROMETHEUS_CONFIG_RELOAD_SECONDS}s")
@@ -179,7 +187,9 @@ PROMETHEUS_FORBIDDEN_FLAGS = ("--web.enable-lifecycle", "--web.enable-admin-api"
 """Server flags that open HTTP endpoints which stop Prometheus or delete its data (SR1: never rendered)."""
 
 
-def prometheus_values(serving_ns: str, gateway_ns: str, *, scrape_seconds: int = 15) -> dict[str, Any]:
+def prometheus_values(serving_ns: str, gateway_ns: str, *, scrape_seconds: int = 15,
+                      alerting_rules: dict[str, Any] | None = None, recording_rules: dict[str, Any] | None = None,
+                      history: PrometheusHistory | None = None) -> dict[str, Any]:
     """An in-cluster Prometheus for autoscaling signals only: no alertmanager or exporters, no
     cluster-wide default jobs (only `prometheus_scrape_configs`), short retention on an emptyDir
     (signals are minutes old; losing history on restart costs nothing).
@@ -205,7 +215,12 @@ def prometheus_values(serving_ns: str, gateway_ns: str, *, scrape_seconds: int =
     signals; throttling would delay scale-up). It runs as the chart's `nobody` (65534) with
     RuntimeDefault seccomp, no privilege escalation, no capabilities and a read-only root filesystem,
     writing only to its `/data` emptyDir. Images are pulled `Always` (pinned by tag: the tag is
-    re-resolved at every pod start)."""
+    re-resolved at every pod start).
+
+    Rules (llmplatform/observability/rules.py) go in the chart's own `serverFiles."alerting_rules.yml"` and
+    `"recording_rules.yml"`, which its default `prometheus.yml` lists in `rule_files`. `history`: None keeps
+    two days on the emptyDir (dev: cheap, lost on restart); a PrometheusHistory keeps `retention_days` on a
+    PersistentVolume of `storage_gib` (prod: the 30-day SLO windows survive a restart)."""
     nobody = 65534
     container_security = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                           "capabilities": {"drop": ["ALL"]}}
@@ -221,15 +236,20 @@ def prometheus_values(serving_ns: str, gateway_ns: str, *, scrape_seconds: int =
             "extraFlags": list(PROMETHEUS_EXTRA_FLAGS),
             "image": {"pullPolicy": "Always"},
             "global": {"scrape_interval": f"{scrape_seconds}s", "evaluation_interval": f"{scrape_seconds}s"},
-            "retention": "2d",
-            "persistentVolume": {"enabled": False},
+            "retention": f"{history.retention_days}d" if history else "2d",
+            "persistentVolume": ({"enabled": True, "size": f"{history.storage_gib}Gi",
+                                  "accessModes": ["ReadWriteOnce"]} if history else {"enabled": False}),
             "service": {"servicePort": ports.PROMETHEUS_HTTP},
             "resources": {"requests": {"cpu": "200m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
             "securityContext": {"runAsUser": nobody, "runAsGroup": nobody, "fsGroup": nobody,
                                 "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
             "containerSecurityContext": dict(container_security),
         },
-        "serverFiles": {"prometheus.yml": {"scrape_configs": prometheus_scrape_configs(serving_ns, gateway_ns)}},
+        "serverFiles": {
+            "prometheus.yml": {"scrape_configs": prometheus_scrape_configs(serving_ns, gateway_ns)},
+            "alerting_rules.yml": alerting_rules or {},
+            "recording_rules.yml": recording_rules or {},
+        },
     }
 
 

@@ -101,6 +101,10 @@ def billed_facts_from_plan(plan: dict) -> dict:
         if r["type"] == "kubernetes:apps/v1:StatefulSet":
             volumes_gb += sum(int(t["spec"]["resources"]["requests"]["storage"].removesuffix("Gi"))
                               for t in spec.get("volumeClaimTemplates", [])) * spec.get("replicas", 1)
+        if r["type"] == "kubernetes:helm.sh/v3:Release":
+            pv = (r["inputs"].get("values", {}).get("server") or {}).get("persistentVolume") or {}
+            if pv.get("enabled"):
+                volumes_gb += int(pv["size"].removesuffix("Gi"))
     return {"location": cluster["location"], "pools": pools, "volumes_gb": volumes_gb}
 
 

@@ -1,0 +1,1 @@
+"""Observability: the scrape jobs, alert and recording rules and dashboards, rendered from typed config."""
