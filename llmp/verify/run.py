@@ -272,6 +272,32 @@ def prove_validity(build_dir: Path, *, checkov: bool, trust_tier: str = "trusted
     return Proof("validity", "Manifest validity and secret scan", FAIL if problems else PASS, summary, problems, data)
 
 
+def prove_observability(objects: list[dict[str, Any]], project_dir: Path, stack: str, profile: str) -> Proof:
+    """Rules valid (`promtool check rules`), their unit tests and the KEDA triggers' signals passing
+    (`promtool test rules`), every metric the rules and triggers read exported by a pinned release
+    (llmp/verify/observability). Not a tenant control: stack-wide, like validity and install."""
+    from llmp.verify.observability.proof import check, promtool
+    from llmplatform.config.stack_file import load_stack_file
+    from llmplatform.controls import tiers
+    from llmplatform.config import Profile
+
+    title = "Observability: rules, alert unit tests, metric names (promtool)"
+    if promtool() is None and not in_ci():
+        # Like a chart that is not rendered: listed as unchecked on a plain clone, a failure under CI=true.
+        return Proof("observability", title, DORMANT, "not checked here: promtool missing (Debian's `prometheus` "
+                     "package; .ci/run installs it)")
+    cfg = load_stack_file(project_dir, stack)
+    result = check(objects, cfg, fail_closed=tiers.sr3_requirements(Profile(profile)).fail_closed)
+    sources = sorted(set(result.metrics.values()))
+    summary = (f"{result.rules} rules ({len(result.alerts)} alerts) valid; {result.unit_cases} alert unit tests and "
+               f"{result.keda_queries} KEDA trigger queries pass on synthetic series; {len(result.metrics)} metric "
+               f"names read, each exported by a pinned release ({', '.join(sources)})") if not result.problems else \
+        f"{len(result.problems)} problem(s)"
+    data = {"alerts": result.alerts, "unitCases": result.unit_cases, "kedaQueries": result.keda_queries,
+            "metrics": result.metrics, "promtool": result.promtool_version}
+    return Proof("observability", title, FAIL if result.problems else PASS, summary, result.problems, data)
+
+
 def prove_install_order(build_dir: Path) -> Proof:
     """The install proof (llmp/verify/install): order, reachability, waits and ownership of the first
     `pulumi up`, over plan.json and every rendered chart."""
@@ -363,5 +389,6 @@ def verify_stack(project_dir: Path, stack: str, *, build_dir: Path | None = None
         *control_proofs(ctx),
         _timed(prove_validity, build_dir, checkov=checkov, trust_tier=tier),
         _timed(prove_install_order, build_dir),
+        _timed(prove_observability, ctx.objects, project_dir, plan.get("stack", stack), profile),
     ]
     return VerifyReport(stack=stack, profile=profile, trust_tier=tier, proofs=proofs)

@@ -25,6 +25,8 @@ HOOK_MODULE = "tenant_cache_salt"
 """File name (without .py) of the pre-call hook, mounted next to config.yaml."""
 HOOK_CALLBACK = f"{HOOK_MODULE}.proxy_handler_instance"
 """LiteLLM resolves `<module>.<attribute>` relative to the config file's directory."""
+PROMETHEUS_CALLBACK = "prometheus"
+"""LiteLLM's Prometheus logger (litellm/integrations/prometheus.py): it mounts `/metrics` on the proxy's port."""
 
 CONFIG_FILE = "config.yaml"
 
@@ -178,7 +180,9 @@ def render_proxy_config(
         # instead of letting it through unreserved. A counter already past its budget is refused
         # (429 budget_exceeded) with or without this flag.
         general["fail_closed_budget_enforcement"] = True
-    litellm_settings: dict[str, Any] = {"callbacks": [HOOK_CALLBACK]}
+    # `prometheus`: LiteLLM's own metrics on its API port at /metrics (requests by status, spend, team budgets);
+    # the tenant-gateway scrape job and the TeamBudgetNearlySpent / LiteLLMErrorRatioHigh alerts read them.
+    litellm_settings: dict[str, Any] = {"callbacks": [HOOK_CALLBACK, PROMETHEUS_CALLBACK]}
     out: dict[str, Any] = {"model_list": model_list, "general_settings": general,
                            "litellm_settings": litellm_settings}
     if gw.redis:

@@ -96,8 +96,9 @@ def test_budget_reservation_stays_on_and_models_come_only_from_the_file(stack):
     assert general["store_model_in_db"] is False
 
 
-def test_the_cache_salt_hook_is_registered(stack):
-    assert render(stack)[1]["litellm_settings"]["callbacks"] == [HOOK_CALLBACK] == ["tenant_cache_salt.proxy_handler_instance"]
+def test_the_cache_salt_hook_and_the_prometheus_callback_are_registered(stack):
+    assert render(stack)[1]["litellm_settings"]["callbacks"] == [HOOK_CALLBACK, "prometheus"]
+    assert HOOK_CALLBACK == "tenant_cache_salt.proxy_handler_instance"
 
 
 def test_credentials_are_only_environment_references(stack):

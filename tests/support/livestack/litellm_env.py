@@ -30,7 +30,11 @@ LITELLM_VERSION = images.LITELLM_VERSION
 holds for the pods."""
 PRISMA_PY_VERSION = "0.11.0"
 # prisma 0.11.0 is what LiteLLM pins; later releases break LiteLLM's reconnect logic.
-PINS: tuple[str, ...] = (f"litellm[proxy]=={LITELLM_VERSION}", f"prisma=={PRISMA_PY_VERSION}")
+PROMETHEUS_CLIENT_VERSION = "0.21.1"
+# The proxy image's runtime extra (`proxy-runtime`, prometheus-client>=0.20,<1.0) brings the client LiteLLM's
+# `prometheus` callback imports; `litellm[proxy]` does not. Installed alone, not the extra's cloud SDKs.
+PINS: tuple[str, ...] = (f"litellm[proxy]=={LITELLM_VERSION}", f"prisma=={PRISMA_PY_VERSION}",
+                         f"prometheus-client=={PROMETHEUS_CLIENT_VERSION}")
 
 MARKER_NAME = ".llmp-livestack-installed.json"
 INSTALL_TIMEOUT_S = 1500.0
