@@ -163,7 +163,8 @@ class ServingStack(pulumi.ComponentResource):
         rule_inputs = rules.RuleInputs(
             models=args.models, observability=args.observability, serving_namespace=naming.NS_SERVING,
             tenant_gateway_namespace=naming.NS_TENANT_GATEWAY, budget_db_instances=args.budget_db_instances,
-            budget_cache=args.budget_cache, fail_closed=args.control_plan.fail_closed)
+            budget_cache=args.budget_cache, fail_closed=args.control_plan.fail_closed,
+            scraped_jobs=charts.scraped_jobs(naming.NS_SERVING, naming.NS_GATEWAY))
         obs = args.observability
         history = charts.PrometheusHistory(obs.retention_days, obs.storage_gib) \
             if args.control_plan.high_availability else None

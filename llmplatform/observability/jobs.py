@@ -18,3 +18,6 @@ BUDGET_CACHE = "budget-cache"
 """The Redis exporter in front of the budget cache (redis_*)."""
 KEDA = "keda"
 KUEUE = "kueue"
+
+ALL = frozenset({MODEL_SERVERS, ENDPOINT_PICKERS, INFERENCE_GATEWAY, TENANT_GATEWAY, BUDGET_DB, BUDGET_CACHE, KEDA, KUEUE})
+"""Every job a rule may read; the rendered scrape config has a subset (`charts.scraped_jobs`)."""

@@ -61,6 +61,10 @@ class RuleInputs:
     """True: the budget cache (Redis) is deployed, so BudgetCacheDown is rendered."""
     fail_closed: bool
     """True (prod): the budget database or cache down refuses every tenant request, so those alerts page."""
+    scraped_jobs: frozenset[str]
+    """The Prometheus jobs the rendered scrape config has (llmplatform/observability/jobs.py). An alert is
+    rendered only where its series are scraped: one that reads a job nobody scrapes would see no series and
+    (for the `or vector(0)` readiness alerts) fire for ever, or (for the others) never."""
 
 
 def _sel(job: str, namespace: str, **extra: str) -> str:
@@ -98,7 +102,9 @@ def recording_rules(inputs: RuleInputs) -> dict[str, Any]:
     o = inputs.observability
     bounds = {"ttft": o.ttft_slo_seconds, "itl": o.itl_slo_seconds}
     sel = f'job="{jobs.MODEL_SERVERS}",namespace="{inputs.serving_namespace}"'
-    rules = []
+    rules: list[dict[str, Any]] = []
+    if jobs.MODEL_SERVERS not in inputs.scraped_jobs:
+        return {"groups": []}
     for sli, (metric, _) in SLI.items():
         good = f'{metric}_bucket{{{sel},le=~"{le_matcher(bounds[sli])}"}}'
         for window in SLO_WINDOWS:
@@ -114,7 +120,7 @@ def _budget_rules(inputs: RuleInputs) -> list[dict[str, Any]]:
     consequence = ("prod fails closed: every tenant request is refused while it lasts" if inputs.fail_closed
                    else "dev fails open: requests are served unmetered while it lasts")
     db = _sel(jobs.BUDGET_DB, ns)
-    rules = [
+    rules = [] if jobs.BUDGET_DB not in inputs.scraped_jobs else [
         _alert("BudgetDatabaseNotReady", f"(sum({CNPG_UP}{db}) or vector(0)) < {n}", severity,
                "The budget database has fewer than {} ready instances".format(n),
                f"CloudNativePG instances of the budget database reporting up: {{{{ $value }}}} of {n}; "
@@ -124,7 +130,7 @@ def _budget_rules(inputs: RuleInputs) -> list[dict[str, Any]]:
                f"Instances not in recovery: {{{{ $value }}}}. LiteLLM writes spend only to the primary; "
                f"until one is promoted, {consequence}.", for_="2m"),
     ]
-    if inputs.budget_cache:
+    if inputs.budget_cache and jobs.BUDGET_CACHE in inputs.scraped_jobs:
         rules.append(_alert(
             "BudgetCacheDown", f"(max({REDIS_UP}{_sel(jobs.BUDGET_CACHE, ns)}) or vector(0)) < 1", severity,
             "The budget cache (Redis) is down",
@@ -135,6 +141,8 @@ def _budget_rules(inputs: RuleInputs) -> list[dict[str, Any]]:
 
 def _gateway_rules(inputs: RuleInputs) -> list[dict[str, Any]]:
     o = inputs.observability
+    if jobs.TENANT_GATEWAY not in inputs.scraped_jobs:
+        return []
     sel = f'job="{jobs.TENANT_GATEWAY}",namespace="{inputs.tenant_gateway_namespace}"'
     requests = f"sum(rate({LITELLM_REQUESTS}{{{sel}}}[5m]))"
     errors = f'sum(rate({LITELLM_REQUESTS}{{{sel},status_code=~"5.."}}[5m]))'
@@ -160,6 +168,8 @@ def _model_rules(inputs: RuleInputs) -> list[dict[str, Any]]:
     sel = f'job="{jobs.MODEL_SERVERS}",namespace="{ns}"'
     sat = f"{o.saturation_minutes}m"
     rules: list[dict[str, Any]] = []
+    if jobs.MODEL_SERVERS not in inputs.scraped_jobs:
+        return rules
     for sli, (_, what) in SLI.items():
         target = o.ttft_slo_target if sli == "ttft" else o.itl_slo_target
         bound = o.ttft_slo_seconds if sli == "ttft" else o.itl_slo_seconds
@@ -198,7 +208,7 @@ def _model_rules(inputs: RuleInputs) -> list[dict[str, Any]]:
 def _capacity_rules(inputs: RuleInputs) -> list[dict[str, Any]]:
     o = inputs.observability
     wait = f"{o.pending_workload_minutes}m"
-    return [
+    out = [
         _alert("KueueWorkloadsPendingForQuota",
                f'sum by (cluster_queue) ({KUEUE_PENDING}{{job="{jobs.KUEUE}"}}) > 0', TICKET,
                "Workloads wait for GPU quota in ClusterQueue {{ $labels.cluster_queue }}",
@@ -211,16 +221,18 @@ def _capacity_rules(inputs: RuleInputs) -> list[dict[str, Any]]:
                "The ScaledObject's Prometheus queries fail; KEDA holds its fallback replica count and does not "
                "scale on load.", for_="10m"),
     ]
+    return [r for r, job in zip(out, (jobs.KUEUE, jobs.KEDA)) if job in inputs.scraped_jobs]
 
 
 def alerting_rules(inputs: RuleInputs) -> dict[str, Any]:
-    """The alert groups: budget store, tenant gateway, models, capacity."""
-    return {"groups": [
+    """The alert groups: budget store, tenant gateway, models, capacity (a group with no scraped job is left out)."""
+    groups = [
         {"name": "llmplatform-budget-store", "rules": _budget_rules(inputs)},
         {"name": "llmplatform-tenant-gateway", "rules": _gateway_rules(inputs)},
         {"name": "llmplatform-models", "rules": _model_rules(inputs)},
         {"name": "llmplatform-capacity", "rules": _capacity_rules(inputs)},
-    ]}
+    ]
+    return {"groups": [g for g in groups if g["rules"]]}
 
 
 def alert_names(rules: dict[str, Any]) -> list[str]:

@@ -161,6 +161,11 @@ def prometheus_scrape_configs(serving_ns: str, gateway_ns: str) -> list[dict[str
     ]
 
 
+def scraped_jobs(serving_ns: str, gateway_ns: str) -> frozenset[str]:
+    """The job names `prometheus_scrape_configs` renders: the alert rules read only these."""
+    return frozenset(job["job_name"] for job in prometheus_scrape_configs(serving_ns, gateway_ns))
+
+
 PROMETHEUS_DEFAULT_JOBS = (
     "prometheus", "kubernetes-api-servers", "kubernetes-nodes", "kubernetes-nodes-cadvisor",
     "kubernetes-service-endpoints", "kubernetes-service-endpoints-slow", "prometheus-pushgateway",

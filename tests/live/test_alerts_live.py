@@ -54,7 +54,7 @@ def _rule_file(share: float) -> dict:
     obs = cfg.observability.model_copy(update={"team_spend_alert_share": share})
     inputs = rules.RuleInputs(models=cfg.models, observability=obs, serving_namespace=naming.NS_SERVING,
                               tenant_gateway_namespace=naming.NS_TENANT_GATEWAY, budget_db_instances=3,
-                              budget_cache=True, fail_closed=True)
+                              budget_cache=True, fail_closed=True, scraped_jobs=jobs.ALL)
     doc = rules.alerting_rules(inputs)
     group = next(g for g in doc["groups"] if g["name"] == "llmplatform-tenant-gateway")
     return {"groups": [group]}

@@ -12,7 +12,7 @@ import yaml
 from llmplatform import naming
 from llmplatform.config import Observability
 from llmplatform.config.stack_file import load_stack_file
-from llmplatform.observability import rules
+from llmplatform.observability import jobs, rules
 from llmplatform.serving import charts
 from tests.support.gates import require, shared_dir
 
@@ -20,12 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 OPERATIONS = ROOT / "docs" / "operations.md"
 
 
-def _inputs(stack: str, **obs) -> rules.RuleInputs:
+def _inputs(stack: str, scraped=jobs.ALL, **obs) -> rules.RuleInputs:
     cfg = load_stack_file(ROOT, stack)
     return rules.RuleInputs(models=cfg.models, observability=cfg.observability.model_copy(update=obs),
                             serving_namespace=naming.NS_SERVING, tenant_gateway_namespace=naming.NS_TENANT_GATEWAY,
                             budget_db_instances=cfg.tenant_gateway.postgres_instances,
-                            budget_cache=cfg.tenant_gateway.redis, fail_closed=stack == "prod")
+                            budget_cache=cfg.tenant_gateway.redis, fail_closed=stack == "prod",
+                            scraped_jobs=scraped)
 
 
 def _rules(doc):
@@ -90,3 +91,13 @@ def test_the_rule_files_go_where_the_charts_default_config_reads_them():
     values = charts.prometheus_values("s", "g", alerting_rules={"groups": []}, recording_rules={"groups": []})
     for name in ("alerting_rules.yml", "recording_rules.yml"):
         assert name in values["serverFiles"] and f"/etc/config/{name}" in listed
+
+
+def test_an_alert_is_rendered_only_where_its_series_are_scraped():
+    scraped = charts.scraped_jobs(naming.NS_SERVING, naming.NS_GATEWAY)
+    rendered = set(rules.alert_names(rules.alerting_rules(_inputs("prod", scraped))))
+    everything = set(rules.alert_names(rules.alerting_rules(_inputs("prod"))))
+    assert rendered == {a for a in everything if a.startswith("Model")}
+    for rule in [r for g in rules.alerting_rules(_inputs("prod", scraped))["groups"] for r in g["rules"]]:
+        assert set(re.findall(r'job="([^"]+)"', rule["expr"])) <= scraped, rule["alert"]
+    assert rules.alerting_rules(_inputs("prod", frozenset())) == {"groups": []}

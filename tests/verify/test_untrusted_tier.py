@@ -46,7 +46,7 @@ def test_the_untrusted_tier_passes_every_proof(untrusted) -> None:
     assert report.passed, "\n".join(problems)
     statuses = {p.name: p.status for p in report.proofs}
     assert statuses == {"sr1": PASS, "tenant-edge": PASS, "sr2": PASS, "sr3": PASS, "validity": PASS,
-                        "install": PASS}, statuses
+                        "install": PASS, "observability": PASS}, statuses
     assert DORMANT not in statuses.values()
     sr2 = next(p for p in report.proofs if p.name == "sr2")
     assert sr2.data["mode"] == "enforce"

@@ -215,7 +215,7 @@ def assert_all_pass(report: VerifyReport, sr1: str, sr3: str = PASS) -> None:
     problems = [f"{p.name}: {x}" for p in report.proofs for x in p.problems]
     assert report.passed, "\n".join(problems)
     assert {p.name: p.status for p in report.proofs} == {"sr1": sr1, "tenant-edge": PASS, "sr2": PASS, "sr3": sr3,
-                                                        "validity": PASS, "install": PASS}
+                                                        "validity": PASS, "install": PASS, "observability": PASS}
     checkov = next(p for p in report.proofs if p.name == "validity").data["checkov"]
     assert checkov["failed"] == 0 and checkov["passed"] > 100, checkov
 
