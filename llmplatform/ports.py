@@ -14,6 +14,9 @@ GATEWAY_HTTP = 80
 """Inference gateway listener (in-cluster Gateway API proxy pods)."""
 LITELLM_HTTP = 4000
 POSTGRES = 5432
+CNPG_METRICS = 9187
+"""CloudNativePG's per-instance exporter (`cnpg_collector_*`, `cnpg_pg_*`), served by every instance pod's
+instance manager (container port `metrics`). Scraped by Prometheus only."""
 REDIS = 6379
 DNS = 53
 PROMETHEUS_HTTP = 9090

@@ -300,11 +300,14 @@ def flows(objects: list[dict[str, Any]] | None = None) -> list[Flow]:
              ]),)),
         Flow("budget-store-only-from-litellm", "forbidden",
              "tenants (and every other pod) cannot reach Postgres or Redis; only LiteLLM, the reconciler and "
-             "the database's own instances/operator",
+             "the database's own instances/operator (Prometheus: the database's metrics port only)",
              tuple(
                  network_policy(f"q-{role}", tgw, _role(role), ingress=[allow_from(_everyone_but_many(
                      [(tgw, labels.ROLE_TENANT_GATEWAY), (tgw, labels.ROLE_TENANT_RECONCILER), (tgw, role),
-                      (naming.NS_CNPG, None)]))])
+                      (naming.NS_CNPG, None), *([(monitoring, None)] if role == labels.ROLE_BUDGET_DB else [])])),
+                     *([allow_from([not_prometheus]),
+                        allow_from([prometheus_peer], _all_tcp_except(ports.CNPG_METRICS))]
+                       if role == labels.ROLE_BUDGET_DB else [])])
                  for role in (labels.ROLE_BUDGET_DB, labels.ROLE_BUDGET_CACHE)
              )),
         *[Flow(f"default-deny-{ns}", "forbidden",

@@ -151,13 +151,16 @@ GATEWAY_METRICS_PORT = 15020
 """Istio proxy's merged Prometheus endpoint (`/stats/prometheus`)."""
 
 
-def prometheus_scrape_configs(serving_ns: str, gateway_ns: str) -> list[dict[str, Any]]:
-    """Only the serving layer: vLLM (its metrics sidecar, :8001/metrics), endpoint pickers (:9090/metrics),
-    gateway proxies."""
+def prometheus_scrape_configs(serving_ns: str, gateway_ns: str,
+                              tenant_gateway_ns: str = naming.NS_TENANT_GATEWAY) -> list[dict[str, Any]]:
+    """The serving layer: vLLM (its metrics sidecar, :8001/metrics), endpoint pickers (:9090/metrics),
+    gateway proxies; and the budget database's CloudNativePG instances (:9187/metrics), whose readiness and
+    primary the BudgetDatabase* alerts read (llmplatform/observability/rules.py)."""
     return [
         _pod_job("model-servers", serving_ns, labels.ROLE_MODEL_SERVER, ports.VLLM_METRICS),
         _pod_job("endpoint-pickers", serving_ns, labels.ROLE_EPP, ports.EPP_METRICS),
         _pod_job("inference-gateway", gateway_ns, labels.ROLE_GATEWAY, GATEWAY_METRICS_PORT, "/stats/prometheus"),
+        _pod_job("budget-db", tenant_gateway_ns, labels.ROLE_BUDGET_DB, ports.CNPG_METRICS),
     ]
 
 

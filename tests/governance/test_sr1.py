@@ -88,14 +88,21 @@ def test_policies_select_pods_only_by_the_role_label_and_every_rule_names_its_po
 
 @given(facts_strategy)
 def test_budget_store_accepts_only_litellm_its_own_instances_and_the_cnpg_operator(facts):
+    """... and Prometheus, on the database's metrics port alone."""
     policies = sr1.all_policies(facts)
     allowed = {peer_key(sr1.role_peer(TGW, L.ROLE_TENANT_GATEWAY)), peer_key(sr1.role_peer(TGW, L.ROLE_BUDGET_DB)),
                peer_key(sr1.pod_peer(naming.NS_CNPG, sr1.CNPG_OPERATOR_POD_LABELS))}
+    prometheus = peer_key(sr1.pod_peer(naming.NS_MONITORING, {L.NAME: "prometheus"}))
     for role in (L.ROLE_BUDGET_DB, L.ROLE_BUDGET_CACHE):
         for policy in policies:
             if policy["spec"]["podSelector"].get("matchLabels", {}).get(L.ROLE) == role:
                 for rule in policy["spec"].get("ingress", []):
-                    assert {peer_key(p) for p in rule["from"]} <= allowed
+                    peers = {peer_key(p) for p in rule["from"]}
+                    if prometheus in peers:
+                        assert role == L.ROLE_BUDGET_DB and peers == {prometheus}
+                        assert rule_ports(rule) == {("TCP", ports.CNPG_METRICS)}
+                    else:
+                        assert peers <= allowed
 
 
 # ---- the allow-list ---------------------------------------------------------------------------------

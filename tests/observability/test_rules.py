@@ -97,7 +97,7 @@ def test_an_alert_is_rendered_only_where_its_series_are_scraped():
     scraped = charts.scraped_jobs(naming.NS_SERVING, naming.NS_GATEWAY)
     rendered = set(rules.alert_names(rules.alerting_rules(_inputs("prod", scraped))))
     everything = set(rules.alert_names(rules.alerting_rules(_inputs("prod"))))
-    assert rendered == {a for a in everything if a.startswith("Model")}
+    assert rendered == {a for a in everything if a.startswith(("Model", "BudgetDatabase"))}
     for rule in [r for g in rules.alerting_rules(_inputs("prod", scraped))["groups"] for r in g["rules"]]:
         assert set(re.findall(r'job="([^"]+)"', rule["expr"])) <= scraped, rule["alert"]
     assert rules.alerting_rules(_inputs("prod", frozenset())) == {"groups": []}

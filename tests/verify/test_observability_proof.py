@@ -39,7 +39,7 @@ def prod_plan(planned) -> tuple[list[dict[str, Any]], Any]:
 @pytest.fixture(scope="module")
 def prod(prod_plan) -> tuple[list[dict[str, Any]], Any]:
     """The prod plan with the rules every job's scrape would give (jobs.ALL): each alert is proved, including
-    those the rendered scrape config does not feed yet (it renders only the model servers' alerts)."""
+    those the rendered scrape config does not feed yet (it renders the model servers' and the budget database's)."""
     objects, cfg = prod_plan
     objects = copy.deepcopy(objects)
     inputs = rules.RuleInputs(models=cfg.models, observability=cfg.observability, serving_namespace=naming.NS_SERVING,
@@ -55,7 +55,8 @@ def prod(prod_plan) -> tuple[list[dict[str, Any]], Any]:
 def test_the_rendered_prod_plan_passes(prod_plan):
     objects, cfg = prod_plan
     result = proof.check(objects, cfg, fail_closed=True)
-    assert result.problems == [] and result.alerts and all(a.startswith("Model") for a in result.alerts)
+    assert result.problems == [] and result.alerts
+    assert all(a.startswith(("Model", "BudgetDatabase")) for a in result.alerts)
 
 
 def _config_map(objects: list[dict[str, Any]]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ The allowed flows (everything else is denied in the managed namespaces)
 | LiteLLM | Postgres 5432, Redis 6379 | |
 | inference gateway pods | model servers 8000, endpoint pickers 9002, istiod 15012 | |
 | endpoint pickers | model servers' metrics sidecar (the metrics the picker scores on) | 8001 |
-| Prometheus (monitoring) | model servers 8001, endpoint pickers 9090, gateway pods 15020 (metrics only) | |
+| Prometheus (monitoring) | model servers 8001, endpoint pickers 9090, gateway pods 15020, budget database instances 9187 (metrics only) | |
 | KEDA operator and metrics API server (keda) | Prometheus (monitoring) | 9090 |
 | Prometheus | the kube API (pod discovery) | 443, 6443 |
 | CNPG operator (cnpg-system) | Postgres instances 5432, 8000 | |
@@ -287,6 +287,8 @@ def budget_db_policy(facts: NetworkFacts) -> dict[str, Any]:
             allow_from([instances], tcp(ports.POSTGRES, CNPG_INSTANCE_MANAGER)),
             allow_from([pod_peer(facts.cnpg_namespace, CNPG_OPERATOR_POD_LABELS)],
                        tcp(ports.POSTGRES, CNPG_INSTANCE_MANAGER)),
+            # The instance's exporter (the BudgetDatabase* alerts); metrics only, never Postgres.
+            allow_from([prometheus_peer(facts)], tcp(ports.CNPG_METRICS)),
         ],
         egress=egress,
     )
