@@ -109,9 +109,9 @@ def check(objects: list[dict[str, Any]], cfg: PlatformConfig, *, fail_closed: bo
         out.problems += [f"alert {a} has no unit test (llmp/verify/observability/scenarios.py)" for a in missing]
         scaled = [o for o in objects if o.get("kind") == "ScaledObject"]
         keda = scenarios.keda_signal_tests(cfg, scaled, serving_ns=serving_ns)
-        out.unit_cases, out.keda_queries = len(cases), len(keda["promql_expr_test"])
-        tests = scenarios.promtool_tests([c for c in cases if c.alert in out.alerts],
-                                         [f"plain-{f}" for f in RULE_FILES], keda)
+        applied = [c for c in cases if c.alert in out.alerts]
+        out.unit_cases, out.keda_queries = len(applied), len(keda["promql_expr_test"])
+        tests = scenarios.promtool_tests(applied, [f"plain-{f}" for f in RULE_FILES], keda)
         (work / "tests.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
         res = _run([tool, "test", "rules", "tests.yml"], work)
         if res.returncode != 0:

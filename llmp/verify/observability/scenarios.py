@@ -21,7 +21,9 @@ LONG = 7 * 60 + 10
 """Minutes of synthetic history for the latency SLOs: the 6 h burn-rate window plus slack."""
 SHORT = 40
 """Minutes of synthetic history for every other alert: their longest `for` (15 min by default) plus slack.
-promtool evaluates every rule each minute up to the evaluation time, so history costs time."""
+promtool evaluates every rule each minute up to the evaluation time, so history costs time. A config whose
+`pending_workload_minutes` or `saturation_minutes` exceeds 35 makes that alert's firing case fail (never pass
+falsely) until this grows with it."""
 
 
 @dataclass(frozen=True)
