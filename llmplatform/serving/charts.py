@@ -145,7 +145,7 @@ def _pod_job(job: str, namespace: str, role: str, port: int, path: str = "/metri
 
 
 SCRAPE_JOBS = {"model-servers": labels.ROLE_MODEL_SERVER, "endpoint-pickers": labels.ROLE_EPP,
-               "inference-gateway": labels.ROLE_GATEWAY}
+               "inference-gateway": labels.ROLE_GATEWAY, "budget-db": labels.ROLE_BUDGET_DB}
 """Prometheus job name -> the `llmplatform.io/role` it scrapes."""
 GATEWAY_METRICS_PORT = 15020
 """Istio proxy's merged Prometheus endpoint (`/stats/prometheus`)."""
@@ -255,8 +255,8 @@ def prometheus_values(serving_ns: str, gateway_ns: str, *, scrape_seconds: int =
         },
         "serverFiles": {
             "prometheus.yml": {"scrape_configs": prometheus_scrape_configs(serving_ns, gateway_ns)},
-            "alerting_rules.yml": alerting_rules or {},
-            "recording_rules.yml": recording_rules or {},
+            **({"alerting_rules.yml": alerting_rules} if alerting_rules is not None else {}),
+            **({"recording_rules.yml": recording_rules} if recording_rules is not None else {}),
         },
     }
 
