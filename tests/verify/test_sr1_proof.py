@@ -164,3 +164,13 @@ def test_query_specs_never_split_namespace_and_pod_selectors_of_one_peer(flow):
             for p in rule.get("from", []) + rule.get("to", []):
                 if "podSelector" in p:
                     assert "namespaceSelector" in p, f"{flow.name}: a pod peer without its namespace"
+
+
+def test_prometheus_on_the_budget_databases_metrics_port_passes_and_on_postgres_is_caught():
+    objs = correct_set()
+    prometheus = pod_peer("monitoring", match_labels(PROMETHEUS))
+    db = policy(objs, "budget-db", "llm-tenant-gateway")["spec"]["ingress"]
+    db.append(allow_from([prometheus], tcp(9187)))
+    assert "budget-store-only-from-litellm" not in failed(objs)
+    db.append(allow_from([prometheus], tcp(5432)))
+    assert "budget-store-only-from-litellm" in failed(objs)
