@@ -15,7 +15,7 @@ import fcntl
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,17 +25,59 @@ from tests.support.recording import recorder  # noqa: F401 - re-exported fixture
 ROOT = Path(__file__).resolve().parents[1]
 
 
+ONE_WORKER: dict[str, frozenset[str] | None] = {
+    "tests/cost/test_cli_cost.py": None,  # None: the whole module (a test picks its plan at run time)
+    "tests/cli/test_cli_output.py": frozenset({"dev_plan", "dev_plan_quiet"}),
+    "tests/verify/test_verify_planted.py": frozenset({"clean_prod"}),
+    "tests/verify/test_sr2_proof.py": frozenset({"clean"}),
+    "tests/verify/test_untrusted_tier.py": None,
+    "tests/policy/test_pack.py": frozenset({"prod_baseline"}),
+}
+"""Modules whose module-scoped fixture is a plan or a proof (10-40 s each): the tests that use it share
+one xdist group, so one worker builds it once. Ungrouped, `--dist loadgroup` hands out test by test
+and each worker builds every module fixture it meets again."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's hook turns a group into the node id suffix
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     live = ROOT / "tests" / "live"
     items.sort(key=lambda item: live not in item.path.parents)  # stable: order kept within each part
+    for item in items:
+        module = item.path.relative_to(ROOT).as_posix() if ROOT in item.path.parents else ""
+        if module not in ONE_WORKER or item.get_closest_marker("xdist_group"):
+            continue
+        fixtures = ONE_WORKER[module]
+        if fixtures is None or fixtures & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group(module))
+
+
+def _shared_tmp(tmp_path_factory) -> Path:
+    """The run's temporary folder every xdist worker shares (a worker's basetemp is <run>/popen-gwN)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session", autouse=True)
+def verify_cache(tmp_path_factory) -> Iterator[Path]:
+    """`LLMP_VERIFY_CACHE` for this run (llmp/verify/memo.py): the SR2 proof and checkov's scan of
+    byte-identical inputs run once per test run, in this process, the other worker and the `llmp`
+    commands the tests start (the README's `llmp verify prod`). Keyed by content and code, and the
+    folder lives for one run only, so no result outlives the code or the plan it was computed on."""
+    folder = _shared_tmp(tmp_path_factory) / "verify-cache"
+    folder.mkdir(exist_ok=True)
+    before = os.environ.get("LLMP_VERIFY_CACHE")
+    os.environ["LLMP_VERIFY_CACHE"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("LLMP_VERIFY_CACHE", None)
+    else:
+        os.environ["LLMP_VERIFY_CACHE"] = before
 
 
 @pytest.fixture(scope="session")
 def planned(tmp_path_factory) -> Callable[[str], Path]:
     """planned(stack) -> the folder holding plan.json and manifests/ for that stack (planned once)."""
-    base = tmp_path_factory.getbasetemp()
-    # xdist workers have basetemp <run>/popen-gwN: plan into <run>, which they all share.
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    shared = _shared_tmp(tmp_path_factory)  # every worker plans into (and reads) one folder
     cache: dict[str, Path] = {}
 
     def plan(stack: str) -> Path:
@@ -55,3 +97,5 @@ def planned(tmp_path_factory) -> Callable[[str], Path]:
         return cache[stack]
 
     return plan
+
+from tests.support.timings import pytest_runtest_protocol  # noqa: E402,F401 - per-test times when LLMP_TEST_TIMES is set

@@ -18,6 +18,7 @@ from typing import Any
 from llmplatform import labels
 from llmplatform.controls import registry
 from llmplatform.controls.exemptions import sr2_exempt_namespaces
+from llmp.verify import memo
 from llmp.plan.leaks import mock_secrets_for, scan_for_leaks
 from llmp.plan.render import load_manifests
 from llmplatform.controls.sr3_fail_closed.predicates import facts_from_objects, sr3_violations
@@ -84,7 +85,7 @@ def prove_network(objects: list[dict[str, Any]], trust_tier: str, out_dir: Path)
     if trust_tier == "trusted":
         return Proof("sr1", "SR1 network path (network-config-analyzer)", DORMANT,
                      "dormant on the trusted tier: no NetworkPolicies are applied, so nothing is proved", data=data)
-    result = prove_sr1(objects)
+    result = memo.call("sr1", prove_sr1, objects)  # reads only `objects`: identical objects are proved once
     problems = [f"{q.kind} query {q.name} failed: {q.description}\n{q.detail}" for q in result.queries if not q.passed]
     problems += [f"analyzer warning treated as failure: {w}" for w in result.warnings]
     problems += [f"vLLM routes: {p}" for p in routes.problems]
@@ -133,7 +134,8 @@ def prove_admission(objects: list[dict[str, Any]], trust_tier: str, extra_exempt
     gpu_workloads = [o for o in objects if o.get("kind") in ("Deployment", "StatefulSet", "Job", "CronJob", "Pod",
                                                              "LeaderWorkerSet")]
     enforce = trust_tier != "trusted"
-    proof = prove_sr2(policies[0], vaps[0], bindings[0], enforce=enforce,
+    # Deterministic in its explicit inputs: with LLMP_VERIFY_CACHE set, identical inputs are proved once.
+    proof = memo.call("sr2", prove_sr2, policies[0], vaps[0], bindings[0], enforce=enforce,
                       exempt_namespaces=exempt, extra_objects=gpu_workloads, kueue=kueue, reach=reach,
                       cel_python_sample=cel_python_sample, stride=stride)
     problems = [f"{m.rendering} ({m.engine}): {m.problem} on {m.count} shape(s), e.g. {m.example}"

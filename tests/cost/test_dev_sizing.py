@@ -23,17 +23,15 @@ from llmp.cost.sizing import (
 )
 from llmp.cost.stack import stack_platform_config
 
-from .test_cli_cost import llmp_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "cost.md").read_text()
 
 
 @pytest.fixture(scope="module")
-def dev_rows(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sizing-dev")
-    llmp_plan("dev", "-q", "--out", str(out))
-    return plan_rows(json.loads((out / "plan.json").read_text())["resources"])
+def dev_rows(planned):
+    # `llmp plan dev -q` once for the whole run (tests/conftest.py `planned`), not once more here.
+    return plan_rows(json.loads((planned("dev") / "plan.json").read_text())["resources"])
 
 
 def test_gke_reserves_what_its_docs_example_shows_for_four_vcpus():

@@ -28,6 +28,9 @@ from llmp.verify.install.checks import duration_s, pod_start_budget_s
 from llmp.verify.run import FAIL, PASS, verify_stack
 
 ROOT = Path(__file__).resolve().parents[2]
+CEL_PYTHON_SAMPLE = 150
+"""As tests/verify/test_verify_planted.py: a plant that leaves SR2's inputs alone reuses its SR2 proof of the
+prod plan (the run's LLMP_VERIFY_CACHE, keyed by those inputs) instead of proving them again."""
 Plan = dict[str, Any]
 
 
@@ -225,7 +228,7 @@ def test_a_planted_install_defect_fails_the_check_that_names_it(case, planned, t
 def test_through_llmp_verify_only_the_install_proof_fails(planned, tmp_path) -> None:
     build_dir = copy_plan(planned("prod"), tmp_path / "prod")
     plant_firewall_without_9443(build_dir)
-    report = verify_stack(ROOT, "prod", build_dir=build_dir, checkov=False, cel_python_sample=50)
+    report = verify_stack(ROOT, "prod", build_dir=build_dir, checkov=False, cel_python_sample=CEL_PYTHON_SAMPLE)
     statuses = {p.name: p.status for p in report.proofs}
     assert statuses == {"sr1": PASS, "tenant-edge": PASS, "sr2": PASS, "sr3": PASS, "validity": PASS,
                         "install": FAIL, "observability": PASS}, statuses
@@ -238,7 +241,7 @@ def test_the_prometheus_selector_plant_also_fails_validity_free_install_is_the_o
     """The re-rendered chart is still schema-valid: only the API server's selector rule refuses it."""
     build_dir = copy_plan(planned("prod"), tmp_path / "prod")
     plant_prometheus_pod_labels(build_dir)
-    report = verify_stack(ROOT, "prod", build_dir=build_dir, checkov=False, cel_python_sample=50)
+    report = verify_stack(ROOT, "prod", build_dir=build_dir, checkov=False, cel_python_sample=CEL_PYTHON_SAMPLE)
     statuses = {p.name: p.status for p in report.proofs}
     assert statuses["install"] == FAIL and statuses["validity"] == PASS, statuses
 

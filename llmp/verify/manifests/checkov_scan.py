@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from llmp.paths import PROJECT_ROOT as REPO_ROOT
+from llmp.verify import memo
 from llmp.verify.manifests import Checker, Finding, json_path
 from llmp.verify.manifests.manifests import ManifestObject, load_manifests, provenance_key
 
@@ -74,6 +75,8 @@ WORKLOAD_KINDS = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "Re
 
 _MARKER = ".llmp-checkov-installed"
 _CHECK_ID = re.compile(r"^CKV2?_[A-Z0-9]+_\d+$")
+_FOLDER_TOKEN = "@@LLMP_CHECKOV_FOLDER@@"
+"""Stands for the scanned folder in cached checkov output (the cache is keyed by content, not place)."""
 _HELM_TEMPLATE_TEXT = re.compile(r"(\{\{-?\s*\.)(Values|Release)(\.)")
 """checkov 3.3.30's test for an unrendered Helm template (`k8_yaml.load`): it skips the whole file."""
 _DEFANGED = {"Values": "Va1ues", "Release": "Re1ease"}
@@ -445,18 +448,27 @@ def scan(
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "LOG_LEVEL": "ERROR", "PYTHONWARNINGS": "ignore"}
     with _checkov_input(manifests_dir) as folder:
         # checkov names files relative to -d, so a defanged copy reports the same paths.
-        try:
-            done = subprocess.run(checkov_command(folder), capture_output=True, text=True, timeout=timeout, env=env,
-                                  cwd=folder, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise CheckovFailed(f"checkov did not finish: {exc}") from exc
+        def run_checkov() -> tuple[int, str, str]:
+            try:
+                done = subprocess.run(checkov_command(folder), capture_output=True, text=True, timeout=timeout,
+                                      env=env, cwd=folder, check=False)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                raise CheckovFailed(f"checkov did not finish: {exc}") from exc
+            return done.returncode, done.stdout.replace(str(folder), _FOLDER_TOKEN), done.stderr
+
+        # With LLMP_VERIFY_CACHE set, the same bytes scanned by the same checkov are scanned once.
+        key = memo.key_of("checkov", CHECKOV_VERSION.encode(), exe.encode(), "\0".join(extra).encode(),
+                          memo.folder_digest(folder)) if memo.cache_dir() else ""
+        returncode, stdout, stderr = memo.cached(key, run_checkov, keep=lambda r: r[0] in (0, 1)) if key \
+            else run_checkov()
+        stdout = stdout.replace(_FOLDER_TOKEN, str(folder))
     # Exit 1 only means "some check failed"; anything else is checkov itself failing.
-    if done.returncode not in (0, 1):
-        raise CheckovFailed(f"checkov exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+    if returncode not in (0, 1):
+        raise CheckovFailed(f"checkov exited {returncode}: {stderr.strip()[-2000:]}")
     try:
-        data = json.loads(done.stdout)
+        data = json.loads(stdout)
     except json.JSONDecodeError as exc:
-        raise CheckovFailed(f"checkov output is not JSON ({exc}): {done.stdout[:500]!r}") from exc
+        raise CheckovFailed(f"checkov output is not JSON ({exc}): {stdout[:500]!r}") from exc
     findings, skipped, summary = parse_report(data, objects)
     if objects and not summary.get("resource_count"):
         findings.append(Finding(source=str(manifests_dir), object_id="", checker=Checker.CHECKOV, rule="no-resources",

@@ -69,3 +69,19 @@ def test_checked_objects_counts_passed_failed_and_skipped_results(tmp_path):
     for key in ("passed_checks", "failed_checks", "skipped_checks"):
         assert checked_objects({"results": {key: [record]}}, objects) == {deployment.source}
     assert checked_objects({"results": {}}, objects) == set()
+
+
+def test_with_the_verify_cache_the_same_bytes_are_scanned_once_and_a_changed_byte_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMP_VERIFY_CACHE", str(tmp_path / "cache"))
+    write_manifests(tmp_path / "m", "serving.yaml", BAD_DEPLOYMENT)
+    runs = tmp_path / "runs"
+    fake = tmp_path / "checkov"  # counts its runs; reads one resource, reports no result for it
+    fake.write_text(f'#!/bin/sh\necho run >> {runs}\necho \'{{"summary": {{"passed": 0, "failed": 0, '
+                    '"resource_count": 1}, "results": {}}\'\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    first, second = scan(tmp_path / "m", executable=fake), scan(tmp_path / "m", executable=fake)
+    assert runs.read_text().count("run") == 1
+    assert first.findings == second.findings and first.findings
+    (tmp_path / "m" / "serving.yaml").write_text((tmp_path / "m" / "serving.yaml").read_text() + "\n")
+    scan(tmp_path / "m", executable=fake)
+    assert runs.read_text().count("run") == 2
