@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test test-deps venv clean bench bench-docs bench-plan-overhead bench-plan-scaling bench-plan-verify bench-gateway-hop
+.PHONY: plan test test-deps venv clean bench bench-docs bench-plan-overhead bench-plan-scaling bench-plan-verify bench-gateway-hop bench-make-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench-plan-verify: $(STAMP)
 ## bench-gateway-hop: latency added by the LiteLLM tenant gateway (needs the live-test dependencies).
 bench-gateway-hop: $(STAMP)
 	$(BIN)/python bench/gateway_hop.py
+
+## bench-make-test: the whole suite as `make test` runs it, with per-test wall and CPU seconds (not part of `make bench`).
+bench-make-test: test-deps
+	$(BIN)/python bench/make_test.py
 
 ## bench-docs: render docs/benchmarks.md from bench/results/*.json.
 bench-docs: $(STAMP)

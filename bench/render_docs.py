@@ -188,6 +188,34 @@ def _fim_hop(doc: Result) -> list[str]:
     return out
 
 
+def _make_test_glance(doc: Result) -> list[str]:
+    runs = doc.get("runs", [])
+    out = table(["run", "commit", "pytest wall (s)", "tests", "live group: wall s (sum)", "CPU s (sum, all tests)",
+                 "load at record"],
+                [[r["label"], f"`{r['commit']}`", r["wall_s"], r["tests"], r["live"]["wall_s"], r["cpu_sum_s"],
+                  r.get("load_avg_1m_at_record")] for r in runs])
+    return out + ["", "`make test` = `pytest -n 2 --dist loadgroup` on 2 CPUs: the live tests are one xdist group on one "
+                  "worker, everything else is shared out test by test. Wall time depends on who else uses the machine "
+                  "(the load column); CPU seconds much less. Per group, per worker and the slowest tests of each run: "
+                  "[How long make test takes](#how-long-make-test-takes)."]
+
+
+def _make_test(doc: Result) -> list[str]:
+    out: list[str] = []
+    for r in doc.get("runs", []):
+        out += [f"### {r['label']} (`{r['commit']}`): {_fmt(r['wall_s'])} s", ""]
+        if r.get("note"):
+            out += [r["note"], ""]
+        out += table(["xdist group", "tests", "wall s (sum)", "CPU s (sum)"],
+                     [[name, g["tests"], g["wall_s"], g["cpu_s"]] for name, g in r["groups"].items()])
+        out += [""] + table(["worker", "tests", "wall s (sum)", "CPU s (sum)"],
+                            [[name, w["tests"], w["wall_s"], w["cpu_s"]] for name, w in r["workers"].items()])
+        out += [""] + table([f"slowest {len(r['slowest'])} (setup + call + teardown)", "wall s", "CPU s", "group"],
+                            [[f"`{t['test']}`", t["wall_s"], t["cpu_s"], t["group"]] for t in r["slowest"]])
+        out += [""]
+    return out
+
+
 BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("plan_overhead", "Offline plan overhead", "bench-plan-overhead", "bench/plan_overhead.py",
               "`llmp plan` (program = config validation + the real `__main__.py` under recording mocks; full = "
@@ -209,6 +237,10 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               "Latency a request gains by going through the LiteLLM tenant gateway instead of straight to the "
               "(fake, local) model backend, at several concurrency levels: chat calls, then FIM-sized streamed "
               "completions (what an IDE's autocomplete sends).", _gateway_hop),
+    Benchmark("make_test", "How long make test takes", "bench-make-test", "bench/make_test.py",
+              "The whole suite as `make test` runs it (CI=true), with every test's wall and CPU seconds recorded "
+              "(`LLMP_TEST_TIMES`, tests/support/timings.py), summed per xdist group and per worker. Runs made "
+              "elsewhere (CI, another checkout) are added with `--times`. Each run is listed.", _make_test),
 )
 
 
@@ -288,6 +320,7 @@ GLANCE: tuple[tuple[str, str, Callable[[Result], list[str]]], ...] = (
     ("What does the tenant gateway add to a request?", "gateway_hop", _hop_glance),
     ("What does the gateway add to an IDE's autocomplete?", "gateway_hop", _fim_glance),
     ("How does the plan grow with tenants?", "plan_scaling", _growth_glance),
+    ("How long does `make test` take?", "make_test", _make_test_glance),
 )
 """The questions a platform engineer asks first, each answered by one short table from one benchmark."""
 

@@ -82,10 +82,26 @@ def hop_doc() -> dict:
     }
 
 
+def make_test_doc() -> dict:
+    def run(label: str, wall: float, live: float) -> dict:
+        groups = {"(none)": {"tests": 90, "wall_s": 300.5, "cpu_s": 250.25}, "live": {"tests": 10, "wall_s": live,
+                                                                                      "cpu_s": 100.0}}
+        return {"label": label, "commit": "abc1234", "wall_s": wall, "exit": 0, "load_avg_1m_at_record": 1.5,
+                "note": f"{label} note", "tests": 100, "wall_sum_s": 300.5 + live, "cpu_sum_s": 350.25,
+                "live": groups["live"], "groups": groups,
+                "workers": {"gw0": {"tests": 20, "wall_s": live, "cpu_s": 100.0},
+                            "gw1": {"tests": 80, "wall_s": 300.5, "cpu_s": 250.25}},
+                "slowest": [{"test": "tests/live/test_x.py::test_y", "wall_s": 40.5, "cpu_s": 20.0, "group": "live"}]}
+
+    return {"benchmark": "make_test", "date": "2031-02-03T08:00:00+00:00", "machine": MACHINE,
+            "versions": {"pytest": "9.2.0"}, "command": ".venv/bin/python bench/make_test.py",
+            "runs": [run("before", 750.0, 450.0), run("after", 400.0, 350.0)]}
+
+
 @pytest.fixture
 def results_dir(tmp_path: Path) -> Path:
-    """Three result files; plan_verify.json is missing on purpose."""
-    for doc in (overhead_doc(), scaling_doc(), hop_doc()):
+    """Four result files; plan_verify.json is missing on purpose."""
+    for doc in (overhead_doc(), scaling_doc(), hop_doc(), make_test_doc()):
         (tmp_path / f"{doc['benchmark']}.json").write_text(json.dumps(doc))
     return tmp_path
 
@@ -285,3 +301,13 @@ def test_a_run_on_a_busy_machine_says_its_latencies_are_upper_bounds(results_dir
     (results_dir / "gateway_hop.json").write_text(json.dumps(doc))
     head = glance(render_docs.render(render_docs.load_results(results_dir)))
     assert head.count("(load average 9.5 on 2 CPUs): both paths were slowed, so read these as upper bounds.") == 2
+def test_the_make_test_question_lists_each_run_with_its_live_group_and_cpu(results_dir: Path) -> None:
+    text = render_docs.render(render_docs.load_results(results_dir))
+    head = glance(text)
+    part = head[head.index("How long does `make test` take?"):]
+    assert "| before | `abc1234` | 750.0 | 100 | 450.0 | 350.2 | 1.5 |" in part
+    assert "| after | `abc1234` | 400.0 | 100 | 350.0 | 350.2 | 1.5 |" in part
+    detail = section(text, "How long make test takes")
+    assert "### before (`abc1234`): 750.0 s" in detail and "before note" in detail
+    assert "| live | 10 | 450.0 | 100.0 |" in detail
+    assert "| `tests/live/test_x.py::test_y` | 40.5 | 20.0 | live |" in detail
