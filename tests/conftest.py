@@ -35,7 +35,12 @@ ONE_WORKER: dict[str, frozenset[str] | None] = {
 }
 """Modules whose module-scoped fixture is a plan or a proof (10-40 s each): the tests that use it share
 one xdist group, so one worker builds it once. Ungrouped, `--dist loadgroup` hands out test by test
-and each worker builds every module fixture it meets again."""
+and each worker builds every module fixture it meets again.
+
+pytest is pinned to 9.1.1 for this: with pytest 9.2.0, pytest-xdist 3.8.0's loadgroup groups nothing (it
+marks a group by rewriting `item._nodeid`, which pytest 9.2 no longer reads; pytest-xdist issue #1386,
+fix proposed in #1388), so every test, live ones included, would be handed out alone.
+tests/test_xdist_groups.py fails if an upgrade brings that back."""
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's hook turns a group into the node id suffix

@@ -35,15 +35,17 @@ _CODE: list[bytes] = []
 
 
 def code_digest() -> bytes:
-    """The source of every module under llmp/ and llmplatform/ (what a cached step may run), and the
-    versions of the installed distributions: a result is never reused across a code or engine change."""
+    """Every file under llmp/ and llmplatform/ (the modules a cached step may run and the data files they
+    read: records, contracts, metric names), and the versions of the installed distributions: a result is
+    never reused across a code, data or engine change."""
     if not _CODE:
         from importlib import metadata
 
         digest = hashlib.sha256()
         root = Path(__file__).resolve().parents[2]
         for package in ("llmp", "llmplatform"):
-            for path in sorted((root / package).rglob("*.py")):
+            for path in sorted(p for p in (root / package).rglob("*")
+                               if p.is_file() and "__pycache__" not in p.parts):
                 digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
         for dist in sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()):
             digest.update(dist.encode() + b"\0")
