@@ -66,6 +66,25 @@ def pool_nodes_needed(tenants: int, models: int) -> int:
     return max(1, -(-gpus // GPUS_PER_NODE))
 
 
+def gateway_for(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The base stack's `tenant_gateway` with `max_replicas` raised to what its tenants' RPM needs (the
+    capacity rule, llmplatform/gateway/capacity.py): a stack generated for scale is one a forker would
+    size, not one the config check refuses."""
+    from llmplatform.config.model import TenantGatewaySpec
+    from llmplatform.gateway.capacity import GatewayLoad, Measured, size_gateway
+
+    gateway = dict(cfg.get("tenant_gateway") or {})
+    defaults = TenantGatewaySpec.model_validate(gateway)
+    floor = defaults.replicas
+    load = GatewayLoad(tenant_rpm=[t["rpm"] for t in cfg["tenants"]], floor=floor,
+                       max_replicas=defaults.max_replicas or floor, peak_factor=defaults.peak_factor,
+                       target_cpu_utilization=defaults.target_cpu_utilization)
+    needed = size_gateway(load, Measured.load()).needed_at_target
+    if needed > (defaults.max_replicas or floor):
+        gateway["max_replicas"] = needed
+    return gateway
+
+
 def scaled_config(base: dict[str, Any], *, tenants: int, models: int,
                   trust_tier: str | None = None) -> dict[str, Any]:
     """`base` with `tenants` tenants and `models` models and a GPU pool that fits them.
@@ -81,6 +100,7 @@ def scaled_config(base: dict[str, Any], *, tenants: int, models: int,
                        "min_nodes": min(base["gpu_pool"].get("min_nodes", 0), nodes), "max_nodes": nodes}
     cfg["models"] = generated_models(base["models"], models)
     cfg["tenants"] = generated_tenants(tenants, models)
+    cfg["tenant_gateway"] = gateway_for(cfg)
     if trust_tier is not None:
         cfg["trust_tier"] = trust_tier
     return cfg

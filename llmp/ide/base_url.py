@@ -16,7 +16,8 @@ def stack_base_url(cfg: PlatformConfig) -> str | None:
     `/v1`. None otherwise: a `cluster` stack's URL is in-cluster only, no use to an IDE, and an internal load
     balancer without a hostname gets its address at deployment (the stack output `tenantClientUrl`), so the
     user passes --base-url."""
-    if cfg.tenant_gateway.exposure.mode is ExposureMode.CLUSTER:
+    exposure = cfg.tenant_gateway.exposure
+    if exposure.mode == ExposureMode.CLUSTER or not exposure.hostname:
         return None
     base = client_base_url(cfg)
     return f"{base}/v1" if base else None

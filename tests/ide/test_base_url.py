@@ -1,4 +1,4 @@
-"""The gateway URL from the stack: only a public edge with a DNS name decides it; everything else asks."""
+"""The gateway URL from the stack: an edge with a DNS name (public, or internal) decides it; everything else asks."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from llmp.ide.base_url import resolve_base_url, stack_base_url
 from llmp.ide.roles import IdeConfigError
+from llmplatform.gateway.edge import client_base_url
 from tests.ide.stacks import STACKS, config
 
 
@@ -39,5 +40,6 @@ def test_the_repositorys_stacks_need_a_base_url_or_publish_one(stack: str) -> No
         with pytest.raises(IdeConfigError, match="pass --base-url"):
             resolve_base_url(cfg, stack, None)
     else:
-        assert url.startswith("https://") and url.endswith("/v1")
+        # the edge's own derivation (llmplatform.gateway.edge.client_base_url) plus /v1
+        assert url == f"{client_base_url(cfg)}/v1" and url.startswith(("https://", "http://"))
     assert resolve_base_url(cfg, stack, "http://127.0.0.1:4000/v1/") == "http://127.0.0.1:4000/v1"

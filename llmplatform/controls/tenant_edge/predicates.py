@@ -98,6 +98,11 @@ def _selected(selector: Mapping[str, str], namespace: str, objects: Iterable[Map
             and all(_pod_labels(o).get(k) == v for k, v in selector.items())]
 
 
+def _shown(value: Any) -> Any:
+    """A port as written: the policy engine's gRPC Struct turns every number into a float (6379.0)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _service_problems(service: Mapping[str, Any], objects: list[Mapping[str, Any]], how: str) -> list[str]:
     """An exposed Service reaches LiteLLM's port only: its selector picks LiteLLM's Deployment alone."""
     spec = service.get("spec") or {}
@@ -115,7 +120,7 @@ def _service_problems(service: Mapping[str, Any], objects: list[Mapping[str, Any
     for port in spec.get("ports") or []:
         target = port.get("targetPort", port.get("port"))
         if target not in LITELLM_PORTS:
-            out.append(f"{where} port {port.get('port')} -> {target}: only LiteLLM's API port "
+            out.append(f"{where} port {_shown(port.get('port'))} -> {_shown(target)}: only LiteLLM's API port "
                        f"({ports.LITELLM_HTTP}) may be exposed")
     return out
 
