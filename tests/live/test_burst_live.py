@@ -212,14 +212,15 @@ def test_burst_over_two_replicas_with_shared_redis_stays_within_budget(start_pro
 def test_burst_over_two_replicas_without_redis_overspends(start_proxy, fake_backend, live_facts) -> None:
     """The same burst with the Redis parts of the config gone: each replica enforces the budget alone.
 
-    The config model rejects `redis: false` with more than one replica (SR3), so the config is
-    rendered for one replica without Redis (the prod config otherwise unchanged: fail-closed,
+    The config model rejects `redis: false` with more than one replica, the HPA's maximum included (SR3),
+    so the config is rendered for one unscaled replica without Redis (the prod config otherwise unchanged: fail-closed,
     reservations on) and two copies of it run on one database, the misconfiguration that check
     exists for. Measured on LiteLLM 1.100.1: 18 of 48 requests served (9 per replica) against a
     budget worth 8.5, spend 2.1x the budget, one budget per replica.
     """
     gateway = stack_config("prod").tenant_gateway.model_dump(mode="json")
-    gw = rendered_gateway("prod", fake_backend, tenant_gateway={**gateway, "replicas": 1, "redis": False})
+    gw = rendered_gateway("prod", fake_backend, tenant_gateway={**gateway, "replicas": 1, "max_replicas": None,
+                                                                      "redis": False})
     assert "coordination_redis" not in gw.config["general_settings"] and not gw.redis
     n = _run_burst(gw, start_proxy, fake_backend, with_redis=False, live_facts=live_facts)
 

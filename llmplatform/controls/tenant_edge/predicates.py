@@ -116,7 +116,7 @@ def _service_problems(service: Mapping[str, Any], objects: list[Mapping[str, Any
     if others:
         out.append(f"{where} reaches {', '.join(sorted(others))}: only LiteLLM may be exposed")
     if not picked:
-        out.append(f"{where} selects no rendered workload ({selector}): only LiteLLM may be exposed")
+        out.append(f"{where} selects no rendered workload ({dict(sorted(selector.items()))}): only LiteLLM may be exposed")
     for port in spec.get("ports") or []:
         target = port.get("targetPort", port.get("port"))
         if target not in LITELLM_PORTS:
