@@ -12,6 +12,7 @@ import difflib
 import ipaddress
 import re
 from enum import StrEnum
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -151,6 +152,21 @@ def non_public_range(cidr: str) -> str | None:
     return None
 
 
+def classified_ranges(key: str, cidrs: Sequence[str], example: str,
+                      out: list[tuple[str, Any, str]]) -> list[tuple[str, str, str | None]]:
+    """(`key[i]`, cidr, `non_public_range(cidr)`) for each range that parses; a malformed one is appended
+    to `out` as a problem naming `key[i]`, with `example` as the form expected. Shared by every range list
+    the config judges public or private (authorized networks, the tenant edge's clients)."""
+    ranges = []
+    for i, cidr in enumerate(cidrs):
+        try:
+            ranges.append((f"{key}[{i}]", cidr, non_public_range(cidr)))
+        except ValueError:
+            out.append((f"{key}[{i}]", cidr,
+                        f"must be a CIDR block like {example} (address/prefix length, host bits zero)"))
+    return ranges
+
+
 def api_endpoint_violations(*, api_endpoint: ApiEndpoint, private_nodes: bool,
                             master_authorized_cidrs: tuple[str, ...]) -> list[tuple[str, Any, str]]:
     """(key, value, what is allowed and the fix) for each contradiction between the endpoint kind, private
@@ -163,15 +179,10 @@ def api_endpoint_violations(*, api_endpoint: ApiEndpoint, private_nodes: bool,
         out.append(("api_endpoint", api_endpoint.value,
                     "a private endpoint requires private_nodes: true (GKE has one only on a cluster with "
                     "private nodes); set private_nodes: true, or api_endpoint: public"))
-    for i, cidr in enumerate(master_authorized_cidrs):
-        try:
-            kind = non_public_range(cidr)
-        except ValueError:
-            out.append((f"master_authorized_cidrs[{i}]", cidr,
-                        "must be a CIDR block like 203.0.113.0/24 (address/prefix length, host bits zero)"))
-            continue
+    for key, cidr, kind in classified_ranges("master_authorized_cidrs", master_authorized_cidrs,
+                                             "203.0.113.0/24", out):
         if kind and api_endpoint == ApiEndpoint.PUBLIC:
-            out.append((f"master_authorized_cidrs[{i}]", cidr,
+            out.append((key, cidr,
                         f"must be a public range while api_endpoint is public: it lies in {kind} address "
                         "space, from which no caller reaches the public endpoint; set api_endpoint: private "
                         "(runners inside the VPC or connected to it), or list the runners' public egress "
@@ -179,7 +190,7 @@ def api_endpoint_violations(*, api_endpoint: ApiEndpoint, private_nodes: bool,
         if not kind and api_endpoint == ApiEndpoint.PRIVATE:
             # GKE itself refuses it: "network ... is not a reserved network, which is required for private
             # endpoints" (GoogleCloudPlatform/gke-network-policy-demo#37).
-            out.append((f"master_authorized_cidrs[{i}]", cidr,
+            out.append((key, cidr,
                         "must be a private range (RFC 1918 or another reserved range) while api_endpoint is "
                         "private: the private endpoint is reached only from the VPC and networks connected to "
                         "it, and GKE refuses public ranges there; list those networks' ranges, or set "
@@ -553,19 +564,13 @@ def exposure_violations(*, mode: ExposureMode, client_cidrs: tuple[str, ...], ho
     if not client_cidrs:
         out.append(("client_cidrs", None, f"required with mode {mode.value}: the ranges allowed to connect "
                     "(an empty list would be no one; 0.0.0.0/0 must be written out)"))
-    for i, cidr in enumerate(client_cidrs):
-        try:
-            kind = non_public_range(cidr)
-        except ValueError:
-            out.append((f"client_cidrs[{i}]", cidr,
-                        "must be a CIDR block like 10.128.0.0/16 (address/prefix length, host bits zero)"))
-            continue
+    for key, cidr, kind in classified_ranges("client_cidrs", client_cidrs, "10.128.0.0/16", out):
         if mode == ExposureMode.INTERNAL and not kind:
-            out.append((f"client_cidrs[{i}]", cidr, "must be a private range (RFC 1918 or another reserved "
+            out.append((key, cidr, "must be a private range (RFC 1918 or another reserved "
                         "range) with mode internal: an internal load balancer is reached only from the VPC and "
                         "networks connected to it; use mode public for internet clients"))
         if mode == ExposureMode.PUBLIC and kind:
-            out.append((f"client_cidrs[{i}]", cidr, f"must be a public range with mode public: it lies in {kind} "
+            out.append((key, cidr, f"must be a public range with mode public: it lies in {kind} "
                         "address space, from which no caller reaches an internet load balancer; use mode "
                         "internal for VPC clients"))
     if mode == ExposureMode.PUBLIC:

@@ -14,8 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -25,14 +23,12 @@ import yaml
 from llmplatform import naming
 from llmplatform.config.model import TenantSpec
 from llmplatform.config.stack_file import load_stack_file
-from llmplatform.gateway import reconcile as rc
-from llmplatform.gateway import tenants as tenants_mod
 from llmplatform.observability import jobs, rules
 from llmp.verify.observability.proof import CATALOGUE
 from llmp.verify.observability.promql_names import metric_names
 from tests.support.gates import require
 from tests.support.livestack._proc import LOOPBACK, free_port
-from tests.support.livestack.platform import rendered_gateway
+from tests.support.livestack.platform import provision, rendered_gateway, wait_for
 
 pytestmark = pytest.mark.live
 
@@ -60,15 +56,6 @@ def _rule_file(share: float) -> dict:
     return {"groups": [group]}
 
 
-def _wait(predicate, timeout_s: float, interval_s: float = 0.5):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval_s)
-
-
 def test_a_real_prometheus_fires_team_budget_nearly_spent_from_the_real_proxy(
         start_proxy, fake_backend, tmp_path) -> None:
     binary = shutil.which("prometheus")
@@ -78,14 +65,8 @@ def test_a_real_prometheus_fires_team_budget_nearly_spent_from_the_real_proxy(
     proxy = start_proxy(gw.config, extra_files=gw.extra_files, env=gw.env, with_redis=gw.redis)
     cfg = gw.cfg
     served = {m.name: m.served_name for m in cfg.models}
-    doc = tenants_mod.desired_state(tuple(TenantSpec.model_validate(t) for t in [TENANT]), cfg.models,
-                                    served_names=served, key_namespaces={},
-                                    default_key_namespace=naming.NS_TENANT_GATEWAY)
-    sink = rc.MemorySink()
-    api = rc.AdminAPI.connect(proxy.url, proxy.master_key)
-    rc.reconcile(api, rc.Desired.from_json(doc), sink)
-    api.client.close()
-    key = sink.keys["labs"]
+    _, keys = provision(proxy, cfg, [TenantSpec.model_validate(TENANT)])
+    key = keys["labs"]
     fake_backend.completion_tokens = COMPLETION_TOKENS
 
     port = free_port()
@@ -135,7 +116,7 @@ def test_a_real_prometheus_fires_team_budget_nearly_spent_from_the_real_proxy(
             return [a for a in alerts if a["labels"].get("alertname") == "TeamBudgetNearlySpent"
                     and a["state"] == "firing"]
 
-        fired = _wait(firing, DEADLINE_S)
+        fired = wait_for(firing, DEADLINE_S, interval_s=0.5)
         assert fired, f"TeamBudgetNearlySpent did not fire within {DEADLINE_S}s; series: " + httpx.get(
             f"{api_url}/query", params={"query": "litellm_remaining_team_budget_metric"}, timeout=5).text
         assert fired[0]["labels"]["team_alias"] == "labs"

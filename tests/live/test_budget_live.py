@@ -8,16 +8,12 @@ per-token prices the platform renders into the proxy config.
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import pytest
 
-from llmplatform import naming
 from llmplatform.config.model import TenantSpec
-from llmplatform.gateway import reconcile as rc
-from llmplatform.gateway import tenants as tenants_mod
-from tests.support.livestack.platform import rendered_gateway
+from tests.support.livestack.platform import provision, rendered_gateway, wait_for
 
 pytestmark = pytest.mark.live
 
@@ -46,15 +42,6 @@ def counted_spend(redis, team_id: str) -> float:
     return float(value) if value is not None else 0.0
 
 
-def wait_for(predicate, timeout_s: float, interval_s: float = 1.0):
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval_s)
-
-
 @pytest.mark.sr3_live("a tenant key is refused with budget_exceeded once its team budget is spent; "
                       "the backend sees no call after the refusal")
 def test_a_tenant_key_is_refused_with_budget_exceeded_once_its_budget_is_spent(
@@ -64,15 +51,9 @@ def test_a_tenant_key_is_refused_with_budget_exceeded_once_its_budget_is_spent(
     proxy = start_proxy(gw.config, extra_files=gw.extra_files, env=gw.env, with_redis=gw.redis)
     cfg = gw.cfg
     served = {m.name: m.served_name for m in cfg.models}
-    doc = tenants_mod.desired_state(
-        tuple(TenantSpec.model_validate(t) for t in [TENANT]), cfg.models, served_names=served,
-        key_namespaces={}, default_key_namespace=naming.NS_TENANT_GATEWAY)
-    sink = rc.MemorySink()
-    api = rc.AdminAPI.connect(proxy.url, proxy.master_key)
-    summary = rc.reconcile(api, rc.Desired.from_json(doc), sink)
-    api.client.close()
+    summary, keys = provision(proxy, cfg, [TenantSpec.model_validate(TENANT)])
     assert summary.created == ["labs"] and summary.keys_issued == ["labs"]
-    key = sink.keys["labs"]
+    key = keys["labs"]
     team = proxy.admin("GET", "/team/info", params={"team_id": "labs"})["team_info"]
     assert team["max_budget"] == pytest.approx(BUDGET_USD)
 

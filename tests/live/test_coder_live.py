@@ -26,15 +26,12 @@ from typing import Any
 import httpx
 import pytest
 
-from llmplatform import naming
 from llmplatform.config.model import TenantSpec
-from llmplatform.gateway import reconcile as rc
-from llmplatform.gateway import tenants as tenants_mod
 from llmplatform.gateway.litellm_config import SECRET_ENV
 from tests.live.conftest import ProxyFactory
-from tests.live.test_budget_live import counted_spend, prices, wait_for
+from tests.live.test_budget_live import counted_spend, prices
 from tests.support.livestack.fake_backend import FakeOpenAIBackend
-from tests.support.livestack.platform import RenderedGateway, rendered_gateway
+from tests.support.livestack.platform import RenderedGateway, provision, rendered_gateway, wait_for
 from tests.support.livestack.proxy import LiteLLMProxy
 
 pytestmark = pytest.mark.live
@@ -91,17 +88,9 @@ def coder(request: pytest.FixtureRequest, livestack_env, postgres, redis,
         proxy = factory(gw.config, extra_files=gw.extra_files, env=gw.env, with_redis=gw.redis)
         cfg = gw.cfg
         served = {m.name: m.served_name for m in cfg.models}
-        doc = tenants_mod.desired_state(tuple(TenantSpec.model_validate(t) for t in TENANTS), cfg.models,
-                                        served_names=served, key_namespaces={},
-                                        default_key_namespace=naming.NS_TENANT_GATEWAY)
-        sink = rc.MemorySink()
-        api = rc.AdminAPI.connect(proxy.url, proxy.master_key)
-        try:
-            summary = rc.reconcile(api, rc.Desired.from_json(doc), sink)
-        finally:
-            api.client.close()
+        summary, keys = provision(proxy, cfg, [TenantSpec.model_validate(t) for t in TENANTS])
         assert sorted(summary.keys_issued) == ["coder", "plain", "tight"]
-        yield CoderStack(proxy=proxy, gw=gw, keys=dict(sink.keys), served=served)
+        yield CoderStack(proxy=proxy, gw=gw, keys=dict(keys), served=served)
     finally:
         factory.close()
         postgres.start()

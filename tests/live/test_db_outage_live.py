@@ -16,10 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from llmplatform import naming
-from llmplatform.gateway import reconcile as rc
-from llmplatform.gateway import tenants as tenants_mod
 from tests.support.livestack.platform import RenderedGateway, rendered_gateway
+from tests.support.livestack.platform import provision as platform_provision
 
 pytestmark = pytest.mark.live
 
@@ -30,17 +28,9 @@ DEV_FAIL_OPEN_WITHIN_S = 60.0
 def provision(gw: RenderedGateway, proxy) -> dict[str, str]:
     """The stack's tenants as the reconcile Job provisions them; tenant name -> key."""
     cfg = gw.cfg
-    doc = tenants_mod.desired_state(
-        cfg.tenants, cfg.models, served_names={m.name: m.served_name for m in cfg.models}, key_namespaces={},
-        default_key_namespace=naming.NS_TENANT_GATEWAY)
-    sink = rc.MemorySink()
-    api = rc.AdminAPI.connect(proxy.url, proxy.master_key)
-    try:
-        summary = rc.reconcile(api, rc.Desired.from_json(doc), sink)
-    finally:
-        api.client.close()
+    summary, keys = platform_provision(proxy, cfg)
     assert summary.keys_issued == [t.name for t in sorted(cfg.tenants, key=lambda t: t.name)]
-    return sink.keys
+    return keys
 
 
 def never_issued() -> str:

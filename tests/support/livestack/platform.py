@@ -11,11 +11,13 @@ environment carries the variables the pods get from Secrets (fresh random values
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llmplatform.config.model import PlatformConfig
+from llmplatform.config.model import PlatformConfig, TenantSpec
 from llmplatform.config.stack_file import load_stack_file
 from llmplatform.gateway.hooks import hook_source
 from llmplatform.config.rules import control_plan_for
@@ -72,3 +74,32 @@ def rendered_gateway(stack: str, backend: FakeOpenAIBackend, **overrides: Any) -
         env=env,
         models=tuple(served[m.name] for m in cfg.models),
     )
+
+
+def provision(proxy: Any, cfg: PlatformConfig, tenants: Sequence[TenantSpec] | None = None) -> tuple[Any, dict[str, str]]:
+    """Provision `tenants` (default: the stack's) on a running proxy as the reconcile Job does (the real
+    reconciler over the admin API, keys into a memory sink). Returns (the reconcile summary, tenant -> key)."""
+    from llmplatform import naming
+    from llmplatform.gateway import reconcile as rc
+    from llmplatform.gateway import tenants as tenants_mod
+
+    doc = tenants_mod.desired_state(tuple(cfg.tenants if tenants is None else tenants), cfg.models,
+                                    served_names={m.name: m.served_name for m in cfg.models}, key_namespaces={},
+                                    default_key_namespace=naming.NS_TENANT_GATEWAY)
+    sink = rc.MemorySink()
+    api = rc.AdminAPI.connect(proxy.url, proxy.master_key)
+    try:
+        summary = rc.reconcile(api, rc.Desired.from_json(doc), sink)
+    finally:
+        api.client.close()
+    return summary, sink.keys
+
+
+def wait_for(predicate: Callable[[], Any], timeout_s: float, interval_s: float = 1.0) -> Any:
+    """Poll `predicate` until it returns something truthy or `timeout_s` passes; its last value either way."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval_s)
