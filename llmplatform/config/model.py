@@ -15,7 +15,8 @@ from enum import StrEnum
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
 from llmplatform.config.errors import (
     PATTERN_HINTS,
@@ -645,6 +646,12 @@ VLLM_ITL_BUCKETS_SECONDS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 
                             20.0, 40.0, 80.0)
 """Bucket bounds of vLLM 0.14.0's `vllm:inter_token_latency_seconds` (same source)."""
 
+_SLO_HISTOGRAMS: dict[str, tuple[str, tuple[float, ...]]] = {
+    "ttft_slo_seconds": ("vllm:time_to_first_token_seconds", VLLM_TTFT_BUCKETS_SECONDS),
+    "itl_slo_seconds": ("vllm:inter_token_latency_seconds", VLLM_ITL_BUCKETS_SECONDS),
+}
+"""Each SLO bound's key -> the vLLM histogram it is read from and that histogram's bucket bounds."""
+
 
 class Observability(Frozen):
     """Alert thresholds (each key names its unit) and the monitoring stack's footprint. What each alert
@@ -680,20 +687,15 @@ class Observability(Frozen):
     storage_gib: Annotated[int, Field(ge=1, le=4096)] = 50
     """Size of Prometheus' PersistentVolume where it has one (prod), GiB of pd-balanced (in the cost estimate)."""
 
-    @field_validator("ttft_slo_seconds")
+    @field_validator("ttft_slo_seconds", "itl_slo_seconds")
     @classmethod
-    def _ttft_bucket(cls, value: float) -> float:
-        if value not in VLLM_TTFT_BUCKETS_SECONDS:
-            raise ValueError("must be a bucket bound of vLLM's vllm:time_to_first_token_seconds histogram, one of: "
-                             + ", ".join(format(b, "g") for b in VLLM_TTFT_BUCKETS_SECONDS))
-        return value
-
-    @field_validator("itl_slo_seconds")
-    @classmethod
-    def _itl_bucket(cls, value: float) -> float:
-        if value not in VLLM_ITL_BUCKETS_SECONDS:
-            raise ValueError("must be a bucket bound of vLLM's vllm:inter_token_latency_seconds histogram, one of: "
-                             + ", ".join(format(b, "g") for b in VLLM_ITL_BUCKETS_SECONDS))
+    def _bucket_bound(cls, value: float, info: ValidationInfo) -> float:
+        """An SLO bound must be a bucket bound of the vLLM histogram it is read from (the burn rate counts
+        requests under it)."""
+        metric, buckets = _SLO_HISTOGRAMS[info.field_name]
+        if value not in buckets:
+            raise ValueError(f"must be a bucket bound of vLLM's {metric} histogram, one of: "
+                             + ", ".join(format(b, "g") for b in buckets))
         return value
 
 
